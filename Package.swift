@@ -1,0 +1,75 @@
+// swift-tools-version:6.0
+// Lantern: activation extraction and sparse-dictionary training for mechanistic interpretability.
+// Targets follow ../shared/DESIGN.md; arrows point one way (tensor → kernels → formats/tokenizers → models → CLI).
+import PackageDescription
+
+/// Compute code needs FMA and F16C: without `-target-cpu haswell`, SIMD `addProduct` becomes libm calls
+/// and every half-precision conversion a runtime call (see PLATFORM.md).
+let computeSettings: [SwiftSetting] = [
+  .unsafeFlags(["-target-cpu", "haswell", "-enforce-exclusivity=unchecked"])
+]
+
+let package = Package(
+  name: "Lantern",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "lantern", targets: ["lantern"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+    .systemLibrary(
+      name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+    .target(name: "LanternTensor", dependencies: ["CBLAS"], swiftSettings: computeSettings),
+    .target(name: "LanternKernels", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
+    .target(name: "LanternFormats", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
+    .target(name: "LanternTokenizers", dependencies: ["LanternFormats"], swiftSettings: computeSettings),
+    .target(
+      name: "LanternModels",
+      dependencies: ["LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers"],
+      swiftSettings: computeSettings),
+    .target(
+      name: "LanternCompression", dependencies: ["CLZ4", "LanternTensor"],
+      swiftSettings: computeSettings),
+    .target(name: "LanternTransport", dependencies: ["CZeroMQ"], swiftSettings: computeSettings),
+    .executableTarget(
+      name: "lantern",
+      dependencies: [
+        "LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers", "LanternModels",
+        "LanternCompression", "LanternTransport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: computeSettings),
+    .target(
+      name: "LanternTestSupport",
+      dependencies: ["LanternTensor", "LanternFormats"],
+      path: "Tests/LanternTestSupport"),
+    .testTarget(
+      name: "LanternTensorTests", dependencies: ["LanternTensor", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternKernelsTests",
+      dependencies: ["LanternKernels", "LanternTensor", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternFormatsTests",
+      dependencies: ["LanternFormats", "LanternTensor", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternTokenizersTests",
+      dependencies: ["LanternTokenizers", "LanternFormats", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternModelsTests",
+      dependencies: ["LanternModels", "LanternFormats", "LanternTokenizers", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternCLITests", dependencies: ["LanternTestSupport", "LanternCompression", "LanternTransport"],
+      swiftSettings: computeSettings),
+  ]
+)

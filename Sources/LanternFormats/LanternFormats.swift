@@ -1,0 +1,1 @@
+// LanternFormats: see the files of this module.

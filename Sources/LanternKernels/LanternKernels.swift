@@ -1,0 +1,1 @@
+// LanternKernels: see the files of this module.

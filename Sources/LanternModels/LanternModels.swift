@@ -1,0 +1,1 @@
+// LanternModels: see the files of this module.

@@ -1,0 +1,1 @@
+// LanternTokenizers: see the files of this module.
