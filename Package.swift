@@ -69,7 +69,8 @@ let package = Package(
       dependencies: ["LanternModels", "LanternFormats", "LanternTokenizers", "LanternTestSupport"],
       swiftSettings: computeSettings),
     .testTarget(
-      name: "LanternCLITests", dependencies: ["LanternTestSupport", "LanternCompression", "LanternTransport"],
+      name: "LanternCLITests",
+      dependencies: ["LanternTestSupport", "LanternCompression", "LanternTransport"],
       swiftSettings: computeSettings),
   ]
 )

@@ -45,7 +45,10 @@ public func maxAbsDifference(_ a: some Collection<Float>, _ b: some Collection<F
   var diff: Float = 0
   var scale: Float = 0
   for (x, y) in zip(a, b) {
-    if x == y { scale = max(scale, abs(y).isFinite ? abs(y) : 0); continue }  // also equal infinities
+    if x == y {
+      scale = max(scale, abs(y).isFinite ? abs(y) : 0)
+      continue
+    }  // also equal infinities
     diff = max(diff, abs(x - y).isNaN ? .infinity : abs(x - y))
     scale = max(scale, abs(y))
   }
