@@ -3,10 +3,11 @@
 // Foundation's JSONSerialization silently keeps one of two duplicate keys and forgets key order;
 // safetensors needs both detected and preserved. This parser follows RFC 8259 exactly (no
 // comments, no trailing commas, no NaN, no leading zeros, no raw control characters in
-// strings), keeps objects as ordered pairs, rejects a key that appears twice in one object,
-// keeps numbers as their literal text (converted on demand, so 64-bit offsets never pass
-// through Double), and reports the byte offset of the first error. Left out: serialization
-// (the writer emits its fixed shapes directly) and nesting deeper than 64 levels.
+// strings), keeps objects as ordered pairs, and rejects a key that appears twice in one object
+// (at the top level, where keys are tensor names, as a duplicate tensor). Numbers stay literal
+// text, converted on demand, so 64-bit offsets never pass through Double. Errors carry the byte
+// offset. Left out: serialization (the writer emits its fixed shapes directly) and nesting
+// deeper than 64 levels.
 
 /// A parsed JSON value; objects keep their key order.
 enum JSONValue: Equatable {
@@ -130,6 +131,10 @@ struct JSONParser {
       let keyOffset = i
       let key = try string()
       guard seen.insert(key).inserted else {
+        // In a safetensors header the top-level keys are tensor names.
+        if depth == 0 && key != "__metadata__" {
+          throw FormatError.duplicateTensor(path: path, tensor: key, offset: baseOffset + keyOffset)
+        }
         throw FormatError.duplicateKey(path: path, key: key, offset: baseOffset + keyOffset)
       }
       skipWhitespace()

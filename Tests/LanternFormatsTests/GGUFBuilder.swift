@@ -2,7 +2,7 @@
 // landed, so corruption tests can patch exactly one field of an otherwise valid file.
 // It is checked against gguf-py indirectly: the reader it feeds is tested on gguf-py's output.
 
-@testable import LanternFormats
+import LanternFormats
 
 struct GGUFBuilder {
   struct KV {
