@@ -14,7 +14,7 @@ extension Tokenizer {
   /// - Parameters:
   ///   - bosToken, eosToken: names of the BOS/EOS tokens (tokenizer.json does not record them;
   ///     `tokenizer_config.json` does). Defaults: the first special token the post-processor puts
-  ///     before the text, and the last one it puts after.
+  ///     before the text and the last one it puts after; failing that, a special "<|endoftext|>".
   public convenience init(tokenizerJSON url: URL, bosToken: String? = nil, eosToken: String? = nil) throws {
     let data = try readFile(url)
     try self.init(tokenizerJSONData: data, source: url.path, bosToken: bosToken, eosToken: eosToken)
@@ -213,8 +213,10 @@ extension Tokenizer {
       }
       return id
     }
-    let bos = try id(bosToken, key: "bos_token") ?? postProcessor.prefix.first
-    let eos = try id(eosToken, key: "eos_token") ?? postProcessor.suffix.last
+    // GPT-2's convention when nothing else says: "<|endoftext|>" begins and ends a text.
+    let endOfText = addedTokens.first { $0.special && $0.content == "<|endoftext|>" }?.id
+    let bos = try id(bosToken, key: "bos_token") ?? postProcessor.prefix.first ?? endOfText
+    let eos = try id(eosToken, key: "eos_token") ?? postProcessor.suffix.last ?? endOfText
     self.init(
       model: model, normalizer: normalizer, preTokenizer: preTokenizer, addedTokens: addedTokens,
       postProcessor: postProcessor, bosTokenID: bos, eosTokenID: eos)
