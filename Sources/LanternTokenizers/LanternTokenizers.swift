@@ -1,1 +1,0 @@
-// LanternTokenizers: see the files of this module.
