@@ -37,10 +37,12 @@ struct GPT2Configuration: Decodable {
         file: file, field: "activation_function", reason: "'\(act)' is not supported (only GELU, tanh form)")
     }
     guard nHead > 0, nEmbd % nHead == 0 else {
-      throw ModelError.invalidConfig(file: file, field: "n_head", reason: "\(nHead) does not divide n_embd \(nEmbd)")
+      throw ModelError.invalidConfig(
+        file: file, field: "n_head", reason: "\(nHead) does not divide n_embd \(nEmbd)")
     }
     let cfg = ModelConfig(
-      architecture: "gpt2", dModel: nEmbd, nLayers: nLayer, nHeads: nHead, nKVHeads: nHead, dHead: nEmbd / nHead,
+      architecture: "gpt2", dModel: nEmbd, nLayers: nLayer, nHeads: nHead, nKVHeads: nHead,
+      dHead: nEmbd / nHead,
       dMLP: nInner ?? 4 * nEmbd, dVocab: vocabSize, nCtx: nPositions, norm: .layerNorm,
       normEps: layerNormEpsilon ?? 1e-5, positional: .learned, mlp: .gelu, qkvBias: true, outputBias: true,
       tiedEmbeddings: tieWordEmbeddings ?? true)
@@ -78,7 +80,8 @@ enum GPT2 {
     let head = try loader.loadIfPresent("lm_head.weight", [c.dVocab, C])
     let weights = ModelWeights(
       tokenEmbedding: wte, positionEmbedding: try loader.load(p + "wpe.weight", [c.nCtx, C]), layers: layers,
-      finalNormWeight: try loader.load(p + "ln_f.weight", [C]), finalNormBias: try loader.load(p + "ln_f.bias", [C]),
+      finalNormWeight: try loader.load(p + "ln_f.weight", [C]),
+      finalNormBias: try loader.load(p + "ln_f.bias", [C]),
       unembed: head ?? wte)
     try loader.finish()
     return Transformer(config: c, weights: weights, source: source.path, pool: pool)

@@ -63,7 +63,8 @@ struct LlamaConfiguration: Decodable {
   func modelConfig(file: String) throws -> ModelConfig {
     let act = hiddenAct ?? "silu"
     guard act == "silu" else {
-      throw ModelError.invalidConfig(file: file, field: "hidden_act", reason: "'\(act)' is not supported (only silu)")
+      throw ModelError.invalidConfig(
+        file: file, field: "hidden_act", reason: "'\(act)' is not supported (only silu)")
     }
     for rp in [ropeParameters, ropeScaling].compactMap({ $0 }) {
       if let type = rp.ropeType, type != "default" {
@@ -75,7 +76,8 @@ struct LlamaConfiguration: Decodable {
       throw ModelError.invalidConfig(file: file, field: "mlp_bias", reason: "MLP biases are not supported")
     }
     if useSlidingWindow == true {
-      throw ModelError.invalidConfig(file: file, field: "use_sliding_window", reason: "sliding windows are not supported")
+      throw ModelError.invalidConfig(
+        file: file, field: "use_sliding_window", reason: "sliding windows are not supported")
     }
     guard numAttentionHeads > 0 else {
       throw ModelError.invalidConfig(file: file, field: "num_attention_heads", reason: "must be positive")
@@ -85,7 +87,8 @@ struct LlamaConfiguration: Decodable {
     let isQwen = modelType == "qwen2"
     let cfg = ModelConfig(
       architecture: modelType, dModel: hiddenSize, nLayers: numHiddenLayers, nHeads: numAttentionHeads,
-      nKVHeads: numKeyValueHeads ?? numAttentionHeads, dHead: dHead, dMLP: intermediateSize, dVocab: vocabSize,
+      nKVHeads: numKeyValueHeads ?? numAttentionHeads, dHead: dHead, dMLP: intermediateSize,
+      dVocab: vocabSize,
       nCtx: maxPositionEmbeddings ?? 2048, norm: .rmsNorm, normEps: rmsNormEps ?? 1e-6,
       positional: .rotary(base: theta, dim: dHead), mlp: .gatedSiLU, qkvBias: isQwen || attentionBias == true,
       outputBias: attentionBias == true, tiedEmbeddings: tieWordEmbeddings ?? false)
@@ -124,7 +127,9 @@ struct LlamaNames: Sendable {
     }
   }
 
-  static let gguf = LlamaNames(embed: "token_embd.weight", finalNorm: "output_norm.weight", head: "output.weight") {
+  static let gguf = LlamaNames(
+    embed: "token_embd.weight", finalNorm: "output_norm.weight", head: "output.weight"
+  ) {
     l, t in
     let p = "blk.\(l)."
     switch t {
@@ -182,7 +187,9 @@ enum Llama {
           outWeight: try loader.load(n.layer(l, .o), [C, qRows]),
           outBias: c.outputBias ? try loader.load(n.layer(l, .oBias), [C]) : nil,
           ln2Weight: try loader.load(n.layer(l, .mlpNorm), [C]), ln2Bias: nil,
-          upWeight: concatRows([try loader.load(n.layer(l, .gate), [F, C]), try loader.load(n.layer(l, .up), [F, C])]),
+          upWeight: concatRows([
+            try loader.load(n.layer(l, .gate), [F, C]), try loader.load(n.layer(l, .up), [F, C]),
+          ]),
           upBias: nil, downWeight: try loader.load(n.layer(l, .down), [C, F]), downBias: nil))
     }
     let embed = try loader.load(n.embed, [c.dVocab, C])
@@ -206,20 +213,29 @@ enum Llama {
     }
     func float(_ key: String, default d: Float) throws -> Float {
       guard let v = gguf.metadata[key] else { return d }
-      guard let f = v.float else { throw ModelError.invalidConfig(file: file, field: key, reason: "not a number") }
+      guard let f = v.float else {
+        throw ModelError.invalidConfig(file: file, field: key, reason: "not a number")
+      }
       return f
     }
     let dModel = try int("llama.embedding_length")
     let nHeads = try int("llama.attention.head_count")
-    let nKV = gguf.metadata["llama.attention.head_count_kv"] == nil ? nHeads : try int("llama.attention.head_count_kv")
+    let nKV =
+      gguf.metadata["llama.attention.head_count_kv"] == nil
+      ? nHeads : try int("llama.attention.head_count_kv")
     guard nHeads > 0 else {
-      throw ModelError.invalidConfig(file: file, field: "llama.attention.head_count", reason: "must be positive")
+      throw ModelError.invalidConfig(
+        file: file, field: "llama.attention.head_count", reason: "must be positive")
     }
-    let dHead = gguf.metadata["llama.attention.key_length"] == nil ? dModel / nHeads : try int("llama.attention.key_length")
-    let ropeDim = gguf.metadata["llama.rope.dimension_count"] == nil ? dHead : try int("llama.rope.dimension_count")
+    let dHead =
+      gguf.metadata["llama.attention.key_length"] == nil
+      ? dModel / nHeads : try int("llama.attention.key_length")
+    let ropeDim =
+      gguf.metadata["llama.rope.dimension_count"] == nil ? dHead : try int("llama.rope.dimension_count")
     if ropeDim != dHead {
       throw ModelError.invalidConfig(
-        file: file, field: "llama.rope.dimension_count", reason: "partial rotary (\(ropeDim) of \(dHead)) is not supported")
+        file: file, field: "llama.rope.dimension_count",
+        reason: "partial rotary (\(ropeDim) of \(dHead)) is not supported")
     }
     let vocab: Int
     if gguf.metadata["llama.vocab_size"] != nil {
@@ -230,11 +246,13 @@ enum Llama {
       throw ModelError.invalidConfig(file: file, field: "llama.vocab_size", reason: "missing")
     }
     let cfg = ModelConfig(
-      architecture: "llama", dModel: dModel, nLayers: try int("llama.block_count"), nHeads: nHeads, nKVHeads: nKV,
+      architecture: "llama", dModel: dModel, nLayers: try int("llama.block_count"), nHeads: nHeads,
+      nKVHeads: nKV,
       dHead: dHead, dMLP: try int("llama.feed_forward_length"), dVocab: vocab,
       nCtx: try int("llama.context_length"), norm: .rmsNorm,
       normEps: try float("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
-      positional: .rotary(base: try float("llama.rope.freq_base", default: 10_000), dim: dHead), mlp: .gatedSiLU,
+      positional: .rotary(base: try float("llama.rope.freq_base", default: 10_000), dim: dHead),
+      mlp: .gatedSiLU,
       qkvBias: gguf.tensorNames.contains("blk.0.attn_q.bias"), outputBias: false,
       tiedEmbeddings: !gguf.tensorNames.contains("output.weight"))
     try cfg.validate(source: file)

@@ -21,11 +21,14 @@ extension Transformer {
     switch config.norm {
     case .layerNorm:
       layerNormForward(
-        out: normed.pointer, normalized: nil, scale: nil, inp: residual.pointer, weight: weights.finalNormWeight.pointer,
-        bias: weights.finalNormBias?.pointer, rows: rows, cols: config.dModel, eps: config.normEps, pool: pool)
+        out: normed.pointer, normalized: nil, scale: nil, inp: residual.pointer,
+        weight: weights.finalNormWeight.pointer,
+        bias: weights.finalNormBias?.pointer, rows: rows, cols: config.dModel, eps: config.normEps, pool: pool
+      )
     case .rmsNorm:
       rmsNormForward(
-        out: normed.pointer, normalized: nil, scale: nil, inp: residual.pointer, weight: weights.finalNormWeight.pointer,
+        out: normed.pointer, normalized: nil, scale: nil, inp: residual.pointer,
+        weight: weights.finalNormWeight.pointer,
         rows: rows, cols: config.dModel, eps: config.normEps, pool: pool)
     }
     let logits = Tensor(shape: [rows, config.dVocab])
@@ -50,5 +53,7 @@ public func topK(logits row: UnsafePointer<Float>, count v: Int, k: Int) -> [Ran
       best.sort { $0.1 > $1.1 }
     }
   }
-  return best.map { RankedToken(id: $0.0, logit: $0.1, probability: Float(Foundation.exp(Double($0.1) - lse))) }
+  return best.map {
+    RankedToken(id: $0.0, logit: $0.1, probability: Float(Foundation.exp(Double($0.1) - lse)))
+  }
 }

@@ -49,7 +49,8 @@ public enum ModelRegistry {
     do {
       let type = try JSONDecoder().decode(Probe.self, from: data).modelType ?? "(none)"
       switch type {
-      case "gpt2": return try JSONDecoder().decode(GPT2Configuration.self, from: data).modelConfig(file: configPath)
+      case "gpt2":
+        return try JSONDecoder().decode(GPT2Configuration.self, from: data).modelConfig(file: configPath)
       case "llama", "qwen2":
         return try JSONDecoder().decode(LlamaConfiguration.self, from: data).modelConfig(file: configPath)
       default: throw ModelError.unknownArchitecture(file: configPath, name: type, known: huggingFaceTypes)
@@ -62,17 +63,41 @@ public enum ModelRegistry {
   /// Loads a Hugging Face directory.
   public static func loadHuggingFace(directory: String, pool: ThreadPool) throws -> Transformer {
     let cfg = try huggingFaceConfig(directory: directory)
-    let files = try FileManager.default.contentsOfDirectory(atPath: directory)
-      .filter { $0.hasSuffix(".safetensors") }.sorted()
-    guard !files.isEmpty else { throw ModelError.noModelAt(path: directory) }
+    let files = try weightFiles(directory: directory)
     let source = try MergedTensorSource(
       files.map { try SafetensorsFile(path: (directory as NSString).appendingPathComponent($0)) },
       path: directory)
     switch cfg.architecture {
     case "gpt2": return try GPT2.load(config: cfg, source: source, pool: pool)
-    default: return try Llama.load(config: cfg, source: source, names: .huggingFace, ggufPermuted: false, pool: pool)
+    default:
+      return try Llama.load(config: cfg, source: source, names: .huggingFace, ggufPermuted: false, pool: pool)
     }
   }
+}
+
+/// The weight files of an HF directory: the shards named by model.safetensors.index.json, else
+/// model.safetensors. Other .safetensors files in the directory (SAEs, goldens) are not weights.
+func weightFiles(directory: String) throws -> [String] {
+  let index = (directory as NSString).appendingPathComponent("model.safetensors.index.json")
+  if let data = FileManager.default.contents(atPath: index) {
+    struct Index: Decodable {
+      var weightMap: [String: String]
+      enum CodingKeys: String, CodingKey { case weightMap = "weight_map" }
+    }
+    guard let map = try? JSONDecoder().decode(Index.self, from: data).weightMap else {
+      throw ModelError.invalidConfig(
+        file: index, field: "weight_map", reason: "missing or not a name → file map")
+    }
+    let files = Set(map.values).sorted()
+    for f in files where f.contains("/") || f.hasPrefix(".") {
+      throw ModelError.invalidConfig(
+        file: index, field: "weight_map", reason: "shard '\(f)' is not a plain file name")
+    }
+    return files
+  }
+  let single = (directory as NSString).appendingPathComponent("model.safetensors")
+  guard FileManager.default.fileExists(atPath: single) else { throw ModelError.noModelAt(path: directory) }
+  return ["model.safetensors"]
 }
 
 /// Several safetensors shards seen as one source; a name in two shards is an error.
@@ -110,7 +135,8 @@ final class MergedTensorSource: TensorSource, @unchecked Sendable {
 extension DecodingError {
   var fieldPath: String {
     switch self {
-    case .keyNotFound(let key, let ctx): return (ctx.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+    case .keyNotFound(let key, let ctx):
+      return (ctx.codingPath + [key]).map(\.stringValue).joined(separator: ".")
     case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):
       return ctx.codingPath.map(\.stringValue).joined(separator: ".")
     @unknown default: return "?"

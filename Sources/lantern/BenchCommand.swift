@@ -37,7 +37,9 @@ struct BenchForwardCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    guard batch > 0, seq > 0, repeats > 0 else { throw CLIError("--batch, --seq and --repeats must be positive") }
+    guard batch > 0, seq > 0, repeats > 0 else {
+      throw CLIError("--batch, --seq and --repeats must be positive")
+    }
     let ctx = try modelOptions.context()
     let model = try modelOptions.loadModel(ctx)
     let cfg = model.config
@@ -63,16 +65,21 @@ struct BenchForwardCommand: ParsableCommand {
     let gflops = flops / median / 1e9
     if json {
       let object: [String: Any] = [
-        "tokens_per_second": tps, "gflops": gflops, "sgemm_peak_gflops": peak, "fraction_of_peak": gflops / peak,
+        "tokens_per_second": tps, "gflops": gflops, "sgemm_peak_gflops": peak,
+        "fraction_of_peak": gflops / peak,
         "seconds_per_batch": median, "batch": batch, "seq": seq, "layers": layers, "logits": withLogits,
         "threads": ctx.pool.threadCount, "model": modelOptions.model, "blas": BLAS.configuration,
       ]
       let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
       print(String(decoding: data, as: UTF8.self))
     } else {
-      print("model \(modelOptions.model): batch \(batch) × \(seq), layers 0...\(layers - 1)\(withLogits ? " + logits" : "")")
-      print(String(format: "%.0f tokens/s, %.1f GFLOP/s = %.0f%% of the sgemm peak (%.1f GFLOP/s, %d threads)",
-        tps, gflops, 100 * gflops / peak, peak, ctx.pool.threadCount))
+      print(
+        "model \(modelOptions.model): batch \(batch) × \(seq), layers 0...\(layers - 1)\(withLogits ? " + logits" : "")"
+      )
+      print(
+        String(
+          format: "%.0f tokens/s, %.1f GFLOP/s = %.0f%% of the sgemm peak (%.1f GFLOP/s, %d threads)",
+          tps, gflops, 100 * gflops / peak, peak, ctx.pool.threadCount))
       print("OpenBLAS: \(BLAS.configuration)")
     }
   }

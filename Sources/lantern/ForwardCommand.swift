@@ -22,7 +22,9 @@ struct ForwardCommand: ParsableCommand {
   @Option(help: "Comma-separated hook names (TransformerLens names), or 'all'.")
   var hooks: String?
 
-  @Option(name: .customLong("stop-after-layer"), help: "Last layer to compute (skips logits when earlier than the last).")
+  @Option(
+    name: .customLong("stop-after-layer"),
+    help: "Last layer to compute (skips logits when earlier than the last).")
   var stopAfterLayer: Int?
 
   @Option(help: "Output directory.")
@@ -33,7 +35,8 @@ struct ForwardCommand: ParsableCommand {
     let model = try modelOptions.loadModel(ctx)
     let ids: [Int32]
     switch (text, tokens) {
-    case (let t?, nil): ids = try modelOptions.loadTokenizer().encode(t, addSpecialTokens: true).map { Int32($0) }
+    case (let t?, nil):
+      ids = try modelOptions.loadTokenizer().encode(t, addSpecialTokens: true).map { Int32($0) }
     case (nil, let list?): ids = try parseTokenList(list)
     default: throw CLIError("give exactly one of --text and --tokens")
     }

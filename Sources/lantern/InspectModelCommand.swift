@@ -24,25 +24,35 @@ struct InspectModelCommand: ParsableCommand {
     var params = model.weights.tokenEmbedding.count + (model.weights.positionEmbedding?.count ?? 0)
     params += model.weights.finalNormWeight.count + (model.weights.finalNormBias?.count ?? 0)
     for l in model.weights.layers {
-      for t in [l.ln1Weight, l.qkvWeight, l.outWeight, l.ln2Weight, l.upWeight, l.downWeight] { params += t.count }
-      for t in [l.ln1Bias, l.qkvBias, l.outBias, l.ln2Bias, l.upBias, l.downBias].compactMap({ $0 }) { params += t.count }
+      for t in [l.ln1Weight, l.qkvWeight, l.outWeight, l.ln2Weight, l.upWeight, l.downWeight] {
+        params += t.count
+      }
+      for t in [l.ln1Bias, l.qkvBias, l.outBias, l.ln2Bias, l.upBias, l.downBias].compactMap({ $0 }) {
+        params += t.count
+      }
     }
     if !c.tiedEmbeddings { params += model.weights.unembed.count }
     print("model:        \(path)")
     print("architecture: \(c.architecture)")
-    print("d_model \(c.dModel), n_layers \(c.nLayers), n_heads \(c.nHeads), n_kv_heads \(c.nKVHeads), d_head \(c.dHead)")
+    print(
+      "d_model \(c.dModel), n_layers \(c.nLayers), n_heads \(c.nHeads), n_kv_heads \(c.nKVHeads), d_head \(c.dHead)"
+    )
     print("d_mlp \(c.dMLP), d_vocab \(c.dVocab), n_ctx \(c.nCtx), norm \(c.norm) eps \(c.normEps)")
-    print("positions \(c.positional), mlp \(c.mlp), qkv bias \(c.qkvBias), tied embeddings \(c.tiedEmbeddings)")
+    print(
+      "positions \(c.positional), mlp \(c.mlp), qkv bias \(c.qkvBias), tied embeddings \(c.tiedEmbeddings)")
     print("parameters:   \(params) (\(String(format: "%.1f", Double(params) / 1e6))M, dequantized to fp32)")
     if let tok = try? Tokenizer.forModel(at: path) {
-      print("tokenizer:    vocabulary \(tok.vocabularySize), bos \(tok.bosTokenID.map(String.init) ?? "none"), "
-        + "adds bos \(tok.addsBOS)")
+      print(
+        "tokenizer:    vocabulary \(tok.vocabularySize), bos \(tok.bosTokenID.map(String.init) ?? "none"), "
+          + "adds bos \(tok.addsBOS)")
     } else {
       print("tokenizer:    none found")
     }
     let names = HookPoint.all(for: c)
-    let shown = allHooks ? names : names.filter { HookPoint.layer(of: $0) == nil || HookPoint.layer(of: $0) == 0 }
-    print("hook points (\(names.count) in all\(allHooks ? "" : "; layer 0 shown, the same for every layer")):")
+    let shown =
+      allHooks ? names : names.filter { HookPoint.layer(of: $0) == nil || HookPoint.layer(of: $0) == 0 }
+    print(
+      "hook points (\(names.count) in all\(allHooks ? "" : "; layer 0 shown, the same for every layer")):")
     for n in shown { print("  \(n)") }
   }
 }

@@ -5,13 +5,15 @@ import ArgumentParser
 import Foundation
 import LanternFormats
 import LanternModels
+import LanternTokenizers
 
 struct LanternCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lantern",
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
     subcommands: [
-      ForwardCommand.self, TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self,
+      ForwardCommand.self, TokenizeCommand.self, LensCommand.self, InspectModelCommand.self,
+      BenchCommand.self,
     ])
 
   /// Runs the command line; never returns.
@@ -24,6 +26,8 @@ struct LanternCommand: ParsableCommand {
       reportAndExit(error, code: 3)
     } catch let error as FormatError {
       reportAndExit(error, code: 4)
+    } catch let error as TokenizerError {
+      reportAndExit(error, code: 5)
     } catch let error as CLIError {
       reportAndExit(error, code: 2)
     } catch {

@@ -10,7 +10,8 @@ import LanternTokenizers
 
 struct LensCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "lens", abstract: "Logit lens: top next tokens after every layer, then the model's own prediction.")
+    commandName: "lens",
+    abstract: "Logit lens: top next tokens after every layer, then the model's own prediction.")
 
   @OptionGroup var modelOptions: ModelOptions
 
@@ -49,7 +50,9 @@ struct LensCommand: ParsableCommand {
         return String(format: "%@ %.3f", String(reflecting: text), r.probability)
       }.joined(separator: "  ")
     }
-    print("prompt: \(String(reflecting: prompt)) (\(t) tokens) — model \(cfg.architecture), \(cfg.nLayers) layers")
+    print(
+      "prompt: \(String(reflecting: prompt)) (\(t) tokens) — model \(cfg.architecture), \(cfg.nLayers) layers"
+    )
     var layersJSON: [[String: Any]] = []
     for l in 0..<cfg.nLayers {
       let ranked = topK(logits: lens.pointer + l * cfg.dVocab, count: cfg.dVocab, k: top)
@@ -71,7 +74,10 @@ struct LensCommand: ParsableCommand {
 
   private func jsonEntry(_ tokenizer: Tokenizer) -> (RankedToken) -> [String: Any] {
     { r in
-      ["id": r.id, "token": tokenizer.decode([r.id], skipSpecialTokens: false), "probability": Double(r.probability)]
+      [
+        "id": r.id, "token": tokenizer.decode([r.id], skipSpecialTokens: false),
+        "probability": Double(r.probability),
+      ]
     }
   }
 }

@@ -15,7 +15,9 @@ struct ModelOptions: ParsableArguments {
   var threads: Int?
 
   func context() throws -> ComputeContext {
-    if let threads, threads < 1 || threads > 1024 { throw CLIError("--threads \(threads) must be in 1...1024") }
+    if let threads, threads < 1 || threads > 1024 {
+      throw CLIError("--threads \(threads) must be in 1...1024")
+    }
     return ComputeContext(threads: threads)
   }
 

@@ -32,7 +32,8 @@ func runLantern(_ arguments: [String]) throws -> RunResult {
   let e = err.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   return RunResult(
-    status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+    stderr: String(decoding: e, as: UTF8.self))
 }
 
 @Test func systemLibrariesAreLinked() {
@@ -70,10 +71,13 @@ func runLantern(_ arguments: [String]) throws -> RunResult {
 @Test func tokenizeMatchesTheReferenceTokenizer() throws {
   let goldenURL = Fixtures.url("tokenizers/smollm2-golden.json")
   guard let path = Fixtures.smolLM2GGUF, FileManager.default.fileExists(atPath: goldenURL.path) else {
-    print("⚠️⚠️⚠️ SKIPPED tokenizeMatchesTheReferenceTokenizer: SmolLM2 GGUF not fetched (Scripts/fetch-model) ⚠️⚠️⚠️")
+    print(
+      "⚠️⚠️⚠️ SKIPPED tokenizeMatchesTheReferenceTokenizer: SmolLM2 GGUF not fetched (Scripts/fetch-model) ⚠️⚠️⚠️")
     return
   }
-  let r = try runLantern(["tokenize", "--model", path.path, "--input", Fixtures.url("tokenizers/mixed.txt").path])
+  let r = try runLantern([
+    "tokenize", "--model", path.path, "--input", Fixtures.url("tokenizers/mixed.txt").path,
+  ])
   #expect(r.status == 0, "stderr: \(r.stderr)")
   let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: goldenURL)) as! [String: Any]
   let expected = golden["lines"] as! [[String: Any]]
@@ -86,12 +90,15 @@ func runLantern(_ arguments: [String]) throws -> RunResult {
 }
 
 @Test func badArgumentsFailWithAHint() throws {
-  let missing = try runLantern(["forward", "--model", "/nonexistent/model.gguf", "--tokens", "1,2", "--out", "/tmp/x"])
+  let missing = try runLantern([
+    "forward", "--model", "/nonexistent/model.gguf", "--tokens", "1,2", "--out", "/tmp/x",
+  ])
   #expect(missing.status != 0)
   #expect(missing.stderr.contains("/nonexistent/model.gguf"))
   #expect(missing.stderr.contains("HINT"))
   let badHook = try runLantern([
-    "forward", "--model", Fixtures.url("models/tiny-gpt2").path, "--tokens", "1,2", "--hooks", "blocks.0.hook_nope",
+    "forward", "--model", Fixtures.url("models/tiny-gpt2").path, "--tokens", "1,2", "--hooks",
+    "blocks.0.hook_nope",
     "--out", "/tmp/x",
   ])
   #expect(badHook.status == 3)

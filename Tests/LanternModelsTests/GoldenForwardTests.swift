@@ -68,8 +68,10 @@ func everyHookAndLogitsMatchHuggingFace(_ c: Case) throws {
     let got = try #require(store[name], "\(name) not captured")
     expectClose(got, try golden.tensor(name), "\(c.model) \(name)")
   }
-  let loss = model.nextTokenLoss(logits: logits, tokens: golden.tokens, batch: golden.batch, seqLen: golden.seqLen)
-  expectClose(Tensor(shape: [golden.batch, golden.seqLen - 1], values: loss), try golden.tensor("loss"), "loss")
+  let loss = model.nextTokenLoss(
+    logits: logits, tokens: golden.tokens, batch: golden.batch, seqLen: golden.seqLen)
+  expectClose(
+    Tensor(shape: [golden.batch, golden.seqLen - 1], values: loss), try golden.tensor("loss"), "loss")
 }
 
 @Test func stoppingEarlySkipsLaterLayersAndLogits() throws {
@@ -81,11 +83,13 @@ func everyHookAndLogitsMatchHuggingFace(_ c: Case) throws {
   let logits = try model.forward(
     tokens: golden.tokens, batch: golden.batch, seqLen: golden.seqLen, stopAfterLayer: 1, hooks: hooks)
   #expect(logits == nil)
-  expectClose(try #require(store[HookPoint.residPost(1)]), try golden.tensor(HookPoint.residPost(1)), "resid_post 1")
+  expectClose(
+    try #require(store[HookPoint.residPost(1)]), try golden.tensor(HookPoint.residPost(1)), "resid_post 1")
   var late = Hooks()
   late.zeroAblate(HookPoint.residPost(2))
   #expect(throws: ModelError.hookBeyondStop(name: HookPoint.residPost(2), layer: 2, stopAfter: 1)) {
-    try model.forward(tokens: golden.tokens, batch: golden.batch, seqLen: golden.seqLen, stopAfterLayer: 1, hooks: late)
+    try model.forward(
+      tokens: golden.tokens, batch: golden.batch, seqLen: golden.seqLen, stopAfterLayer: 1, hooks: late)
   }
 }
 
@@ -106,7 +110,8 @@ func everyHookAndLogitsMatchHuggingFace(_ c: Case) throws {
   for name in [HookPoint.ln1Normalized(1), HookPoint.pattern(0), HookPoint.q(1), HookPoint.mlpPre(0)] {
     patch.replace(name, with: try g.tensor(name))
   }
-  let patched = try #require(try model.forward(tokens: g.tokens, batch: g.batch, seqLen: g.seqLen, hooks: patch))
+  let patched = try #require(
+    try model.forward(tokens: g.tokens, batch: g.batch, seqLen: g.seqLen, hooks: patch))
   expectClose(patched, try g.tensor("logits"), "logits after identity patches")
 
   // A uniform causal pattern makes z the running mean of v over the prefix.
@@ -146,11 +151,14 @@ func everyHookAndLogitsMatchHuggingFace(_ c: Case) throws {
   #expect(throws: ModelError.unknownHook(name: "blocks.0.attn.hook_rot_q", architecture: "gpt2")) {
     try model.forward(tokens: [1, 2], batch: 1, seqLen: 2, hooks: unknown)
   }
-  #expect(throws: ModelError.tokenOutOfRange(index: 1, id: Int32(model.config.dVocab), vocab: model.config.dVocab)) {
+  #expect(
+    throws: ModelError.tokenOutOfRange(index: 1, id: Int32(model.config.dVocab), vocab: model.config.dVocab)
+  ) {
     try model.forward(tokens: [1, Int32(model.config.dVocab)], batch: 1, seqLen: 2)
   }
   #expect(throws: ModelError.sequenceTooLong(length: model.config.nCtx + 1, maximum: model.config.nCtx)) {
-    try model.forward(tokens: [Int32](repeating: 1, count: model.config.nCtx + 1), batch: 1, seqLen: model.config.nCtx + 1)
+    try model.forward(
+      tokens: [Int32](repeating: 1, count: model.config.nCtx + 1), batch: 1, seqLen: model.config.nCtx + 1)
   }
 }
 

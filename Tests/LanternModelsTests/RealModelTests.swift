@@ -12,7 +12,8 @@ import Testing
 
 @Test func smolLM2MatchesTransformers() throws {
   guard let path = Fixtures.smolLM2GGUF else {
-    print("⚠️⚠️⚠️ SKIPPED smolLM2MatchesTransformers: the SmolLM2 GGUF is not fetched (run Scripts/fetch-model) ⚠️⚠️⚠️")
+    print(
+      "⚠️⚠️⚠️ SKIPPED smolLM2MatchesTransformers: the SmolLM2 GGUF is not fetched (run Scripts/fetch-model) ⚠️⚠️⚠️")
     return
   }
   let model = try ModelRegistry.load(path: path.path, pool: pool)
