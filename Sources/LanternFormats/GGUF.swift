@@ -77,7 +77,7 @@ public final class GGUFFile: TensorSource {
 
     let magic = try r.take(4, "magic")
     guard Array(magic) == Array("GGUF".utf8) else {
-      throw FormatError.badMagic(path: path, found: Array(magic), expected: "GGUF (\"GGUF\")")
+      throw FormatError.badMagic(path: path, found: Array(magic), expected: "GGUF")
     }
     version = try r.read(UInt32.self, "version")
     guard version == 2 || version == 3 else {
@@ -90,7 +90,6 @@ public final class GGUFFile: TensorSource {
       throw FormatError.unsupportedVersion(path: path, version: "\(version)", supported: "2, 3")
     }
 
-    // Smallest tensor info: empty name (8), n_dims (4), no dims, type (4), offset (8).
     let tensorCountOffset = r.offset
     let tensorCount = try r.read(UInt64.self, "tensor_count")
     let kvCountOffset = r.offset
@@ -101,6 +100,7 @@ public final class GGUFFile: TensorSource {
         path: path, field: "metadata_kv_count", offset: kvCountOffset, value: kvCount,
         limit: UInt64(r.remaining / 13))
     }
+    // Smallest tensor info: empty name (8), n_dims (4), no dims, type (4), offset (8).
     if tensorCount > UInt64(r.remaining / 24) {
       throw FormatError.lengthTooLarge(
         path: path, field: "tensor_count", offset: tensorCountOffset, value: tensorCount,
@@ -109,7 +109,9 @@ public final class GGUFFile: TensorSource {
 
     var metadata: [String: GGUFValue] = [:]
     var keys: [String] = []
-    metadata.reserveCapacity(Int(kvCount))
+    // Counts are bounded by the file size, but reserve only a little up front so a garbage count
+    // fails on parsing before it costs memory.
+    metadata.reserveCapacity(min(Int(kvCount), 1 << 12))
     for i in 0..<Int(kvCount) {
       let keyOffset = r.offset
       let key = try r.ggufString("key of metadata pair \(i)")
@@ -135,7 +137,7 @@ public final class GGUFFile: TensorSource {
 
     var infos: [GGUFTensorInfo] = []
     var index: [String: Int] = [:]
-    infos.reserveCapacity(Int(tensorCount))
+    infos.reserveCapacity(min(Int(tensorCount), 1 << 12))
     for i in 0..<Int(tensorCount) {
       let nameOffset = r.offset
       let info = try Self.readTensorInfo(&r, number: i, alignment: alignment)

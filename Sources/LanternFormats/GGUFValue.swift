@@ -215,7 +215,7 @@ extension ByteReader {
         path: path, field: "array length of '\(key)'", offset: countOffset, value: count, limit: limit)
     }
     var values: [GGUFValue] = []
-    values.reserveCapacity(Int(count))
+    values.reserveCapacity(min(Int(count), 1 << 16))
     for _ in 0..<Int(count) {
       values.append(try ggufValue(type: elementType, key: key, typeOffset: typeOffset, depth: depth + 1))
     }

@@ -147,7 +147,7 @@ public enum NPY {
     var r = ByteReader(path: path, bytes: file.bytes)
     let magic = Array(try r.take(6, "magic"))
     guard magic == [0x93] + Array("NUMPY".utf8) else {
-      throw FormatError.badMagic(path: path, found: magic, expected: ".npy (\"\\x93NUMPY\")")
+      throw FormatError.badMagic(path: path, found: magic, expected: ".npy")
     }
     let major = try r.read(UInt8.self, "major version")
     let minor = try r.read(UInt8.self, "minor version")

@@ -7,8 +7,7 @@ import LanternTensor
 import LanternTestSupport
 import Testing
 
-/// One pool for every test: a ThreadPool's workers hold it unowned and never exit, so a pool
-/// must outlive the process (deinit while workers run is a use-after-free).
+/// One two-thread pool shared by every test (pools are meant to be long-lived).
 let sharedTestPool = ThreadPool(threadCount: 2)
 
 /// Runs `body` and returns the FormatError it throws; records an issue if it returns or throws
