@@ -9,26 +9,6 @@
 import Foundation
 import LanternTensor
 
-/// exp(x) for eight lanes: Cephes-style range reduction and a degree-6 polynomial (≈1–2 ulp).
-/// Inputs are clamped to [-87.3, 88.3], so exp(-∞) gives ~1e-38, not 0: callers that need exact
-/// zeros (masked softmax) skip those lanes.
-@inline(__always)
-public func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
-  let x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-  let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
-  var r = x.addingProduct(n, SIMD8(repeating: -0.693_359_375))
-  r = r.addingProduct(n, SIMD8(repeating: 2.121_944_4e-4))
-  var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-  p = SIMD8(repeating: 1.398_199_95e-3).addingProduct(p, r)
-  p = SIMD8(repeating: 8.333_451_9e-3).addingProduct(p, r)
-  p = SIMD8(repeating: 4.166_579_59e-2).addingProduct(p, r)
-  p = SIMD8(repeating: 1.666_666_55e-1).addingProduct(p, r)
-  p = SIMD8(repeating: 5.000_000_12e-1).addingProduct(p, r)
-  p = (r + 1).addingProduct(p, r * r)
-  let e = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-  return p * unsafeBitCast(e, to: SIMD8<Float>.self)
-}
-
 @inline(__always)
 func geluTanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
   // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), tanh(u) = 1 − 2/(e^{2u} + 1)
@@ -46,8 +26,8 @@ public func geluForward(
     let hi = min(n, chunks.upperBound * 1024)
     var i = lo
     while i &+ 8 <= hi {
-      let x = UnsafeRawPointer(inp + i).loadUnaligned(as: SIMD8<Float>.self)
-      UnsafeMutableRawPointer(out + i).storeBytes(of: geluTanh8(x), as: SIMD8<Float>.self)
+      let x = load8(inp + i)
+      store8(geluTanh8(x), out + i)
       i &+= 8
     }
     while i < hi {
@@ -79,10 +59,10 @@ public func siluMulForward(
       let o = out + r &* f
       var j = 0
       while j &+ 8 <= f {
-        let x = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
-        let y = UnsafeRawPointer(u + j).loadUnaligned(as: SIMD8<Float>.self)
+        let x = load8(g + j)
+        let y = load8(u + j)
         let s = x / (1 + exp8(-x))
-        UnsafeMutableRawPointer(o + j).storeBytes(of: s * y, as: SIMD8<Float>.self)
+        store8(s * y, o + j)
         j &+= 8
       }
       while j < f {
@@ -116,8 +96,8 @@ public func siluForward(
     let hi = min(n, chunks.upperBound * 1024)
     var i = lo
     while i &+ 8 <= hi {
-      let x = UnsafeRawPointer(inp + i).loadUnaligned(as: SIMD8<Float>.self)
-      UnsafeMutableRawPointer(out + i).storeBytes(of: x / (1 + exp8(-x)), as: SIMD8<Float>.self)
+      let x = load8(inp + i)
+      store8(x / (1 + exp8(-x)), out + i)
       i &+= 8
     }
     while i < hi {

@@ -83,8 +83,8 @@ func softmaxCausalRow(_ row: UnsafeMutablePointer<Float>, valid: Int, width: Int
   var j = 0
   let m8 = SIMD8<Float>(repeating: mx)
   while j &+ 8 <= valid {
-    let e = exp8(UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) - m8)
-    UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD8<Float>.self)
+    let e = exp8(load8(row + j) - m8)
+    store8(e, row + j)
     sumv += e
     j &+= 8
   }

@@ -31,9 +31,9 @@ public func residualForward(
     let hi = min(n, chunks.upperBound * 4096)
     var i = lo
     while i &+ 8 <= hi {
-      let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-      let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-      UnsafeMutableRawPointer(out + i).storeBytes(of: x + y, as: SIMD8<Float>.self)
+      let x = load8(a + i)
+      let y = load8(b + i)
+      store8(x + y, out + i)
       i &+= 8
     }
     while i < hi {

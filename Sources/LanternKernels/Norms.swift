@@ -76,7 +76,7 @@ public func rmsNormForward(
       var acc = SIMD8<Float>()
       var j = 0
       while j &+ 8 <= c {
-        let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        let v = load8(x + j)
         acc.addProduct(v, v)
         j &+= 8
       }
