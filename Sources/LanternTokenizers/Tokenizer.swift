@@ -15,6 +15,7 @@ public final class Tokenizer: Sendable {
   let postProcessor: PostProcessor
   let decoder: ByteLevelDecoder
   private let addedIDs: [ByteString: Int]
+  private let addedContents: [Int: String]
 
   /// The added tokens (special ones and user-added ones), in id order.
   public let addedTokens: [AddedToken]
@@ -50,6 +51,7 @@ public final class Tokenizer: Sendable {
     var addedIDs: [ByteString: Int] = [:]
     for token in sorted { addedIDs[ByteString(bytes: Array(token.content.utf8))] = token.id }
     self.addedIDs = addedIDs
+    addedContents = Dictionary(sorted.map { ($0.id, $0.content) }, uniquingKeysWith: { $1 })
 
     let size = max(model.tokensByID.count, (sorted.map(\.id).max() ?? -1) + 1)
     vocabularySize = size
@@ -74,7 +76,7 @@ public final class Tokenizer: Sendable {
 
   /// The token with `id` (added tokens as written, others spelled in the byte alphabet), or nil.
   public func token(for id: Int) -> String? {
-    if let added = addedTokens.first(where: { $0.id == id }) { return added.content }
+    if let added = addedContents[id] { return added }
     return id >= 0 && id < model.tokensByID.count ? model.tokensByID[id] : nil
   }
 

@@ -3,6 +3,7 @@
 
 import Foundation
 import LanternTestSupport
+import Synchronization
 import Testing
 
 @testable import LanternTokenizers
@@ -96,5 +97,26 @@ struct SmolLM2Tests {
     for item in golden.with_special {
       #expect(try tokenizer.encode(item.text) == item.transformers_gguf_ids_with_special)
     }
+  }
+}
+
+@Suite("Concurrency")
+struct ConcurrencyTests {
+  @Test("one tokenizer shared by many threads gives the reference ids")
+  func sharedTokenizer() throws {
+    let golden = try SmolLM2Golden.load()
+    let tokenizer = try SmolLM2Vocabulary.load().tokenizer()
+    let lines = golden.lines
+    let failures = Mutex(0)
+    DispatchQueue.concurrentPerform(iterations: 8) { worker in
+      // Each worker walks the lines from a different start, so cache fills interleave.
+      for k in 0..<lines.count {
+        let line = lines[(k + worker * 7) % lines.count]
+        if (try? tokenizer.encode(line.text, addSpecialTokens: false)) != line.ids {
+          failures.withLock { $0 += 1 }
+        }
+      }
+    }
+    #expect(failures.withLock { $0 } == 0)
   }
 }
