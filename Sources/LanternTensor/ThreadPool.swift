@@ -1,10 +1,11 @@
 // ThreadPool: one persistent fork-join pool per process.
 //
 // The caller takes part as thread 0; the other threads spin briefly on an atomic generation
-// counter and then park on a condition variable, so a fork-join costs well under a microsecond
-// when work arrives back to back and nothing when idle. Work is split statically by thread
-// index, never stolen, so results are deterministic for a given thread count (no atomics in
-// the arithmetic). Nested calls from inside a task run inline on the calling thread.
+// counter and then park on a condition variable, so a fork-join costs about a microsecond when
+// work arrives back to back and nothing when idle. Work is split statically by thread index,
+// never stolen, so results are deterministic for a given thread count (no atomics in the
+// arithmetic). A call made while the pool is busy (a nested call from inside a task, or a second
+// caller thread) runs the same partition inline on its own thread: same results, no deadlock.
 
 import Foundation
 import Synchronization
@@ -13,52 +14,32 @@ import Synchronization
 public final class ThreadPool: @unchecked Sendable {
   /// Threads that run each parallel section, the caller included.
   public let threadCount: Int
-
-  private let condition = NSCondition()
-  private let doneCondition = NSCondition()
-  private let generation = Atomic<Int>(0)
-  private let remaining = Atomic<Int>(0)
-  private var job: ((Int) -> Void)?
-  private var busy = false
+  private let shared: PoolState
+  private let callerLock = NSLock()
 
   /// Creates a pool; `threadCount` defaults to the machine's active cores.
   public init(threadCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
     precondition(threadCount >= 1, "a pool needs at least one thread")
     self.threadCount = threadCount
+    shared = PoolState()
     for index in 1..<threadCount {
-      let thread = Thread { [unowned self] in self.workerLoop(index: index) }
+      let state = shared
+      let thread = Thread { state.workerLoop(index: index) }
       thread.stackSize = 8 << 20
       thread.start()
     }
   }
 
-  /// Runs `body(threadIndex)` once on every thread of the pool and returns when all are done.
+  deinit { shared.stop() }
+
+  /// Runs `body(threadIndex)` once for every thread index and returns when all are done.
   public func run(_ body: (Int) -> Void) {
-    if threadCount == 1 || busy {
+    if threadCount == 1 || !callerLock.try() {
       for i in 0..<threadCount { body(i) }
       return
     }
-    busy = true
-    defer { busy = false }
-    withoutActuallyEscaping(body) { escaping in
-      condition.lock()
-      job = escaping
-      remaining.store(threadCount - 1, ordering: .sequentiallyConsistent)
-      generation.add(1, ordering: .sequentiallyConsistent)
-      condition.broadcast()
-      condition.unlock()
-      escaping(0)
-      var spins = 0
-      while remaining.load(ordering: .acquiring) > 0 {
-        spins += 1
-        if spins > 4000 {
-          doneCondition.lock()
-          while remaining.load(ordering: .acquiring) > 0 { doneCondition.wait() }
-          doneCondition.unlock()
-        }
-      }
-      job = nil
-    }
+    defer { callerLock.unlock() }
+    withoutActuallyEscaping(body) { escaping in shared.dispatch(escaping, workers: threadCount - 1) }
   }
 
   /// Splits `0..<count` into contiguous chunks, one per thread, and runs `body` on each
@@ -77,8 +58,48 @@ public final class ThreadPool: @unchecked Sendable {
       if lo < hi { body(lo..<hi) }
     }
   }
+}
 
-  private func workerLoop(index: Int) {
+/// The state the worker threads share with the pool; it outlives the pool until they exit.
+private final class PoolState: @unchecked Sendable {
+  private let condition = NSCondition()
+  private let doneCondition = NSCondition()
+  private let generation = Atomic<Int>(0)
+  private let remaining = Atomic<Int>(0)
+  private let stopped = Atomic<Bool>(false)
+  private var job: ((Int) -> Void)?
+
+  func dispatch(_ body: @escaping (Int) -> Void, workers: Int) {
+    condition.lock()
+    job = body
+    remaining.store(workers, ordering: .sequentiallyConsistent)
+    generation.add(1, ordering: .sequentiallyConsistent)
+    condition.broadcast()
+    condition.unlock()
+    body(0)
+    var spins = 0
+    while remaining.load(ordering: .acquiring) > 0 {
+      spins += 1
+      if spins > 4000 {
+        doneCondition.lock()
+        while remaining.load(ordering: .acquiring) > 0 { doneCondition.wait() }
+        doneCondition.unlock()
+      }
+    }
+    condition.lock()
+    job = nil
+    condition.unlock()
+  }
+
+  func stop() {
+    condition.lock()
+    stopped.store(true, ordering: .sequentiallyConsistent)
+    generation.add(1, ordering: .sequentiallyConsistent)
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  func workerLoop(index: Int) {
     var seen = 0
     while true {
       var spins = 0
@@ -88,11 +109,16 @@ public final class ThreadPool: @unchecked Sendable {
         while generation.load(ordering: .acquiring) == seen { condition.wait() }
         condition.unlock()
       }
+      if stopped.load(ordering: .acquiring) { return }
       seen = generation.load(ordering: .acquiring)
-      condition.lock()
-      let work = job
-      condition.unlock()
-      work?(index)
+      do {
+        // The job reference must be gone before `remaining` drops: the caller checks that the
+        // non-escaping body did not escape as soon as every worker has reported.
+        condition.lock()
+        let work = job
+        condition.unlock()
+        work?(index)
+      }
       if remaining.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 {
         doneCondition.lock()
         doneCondition.signal()

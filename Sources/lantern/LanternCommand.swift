@@ -1,10 +1,53 @@
-// The `lantern` command line: subcommands are registered here; errors map to exit codes in one place.
+// The `lantern` command line. Subcommands are registered here; errors are mapped to exit codes
+// in `reportAndExit`, the only place the process exits with a failure.
 
 import ArgumentParser
+import Foundation
+import LanternFormats
+import LanternModels
+import LanternTokenizers
 
 struct LanternCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lantern",
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
-    subcommands: [])
+    subcommands: [
+      ForwardCommand.self, TokenizeCommand.self, LensCommand.self, InspectModelCommand.self,
+      BenchCommand.self,
+    ])
+
+  /// Runs the command line; never returns.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+      Foundation.exit(0)
+    } catch let error as ModelError {
+      reportAndExit(error, code: 3)
+    } catch let error as FormatError {
+      reportAndExit(error, code: 4)
+    } catch let error as TokenizerError {
+      reportAndExit(error, code: 5)
+    } catch let error as CLIError {
+      reportAndExit(error, code: 2)
+    } catch {
+      exit(withError: error)
+    }
+  }
+
+  static func reportAndExit(_ error: any Error, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("lantern: error: \(error)\n".utf8))
+    Foundation.exit(code)
+  }
+}
+
+/// Usage errors the command line finds itself.
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+  init(_ message: String) { description = message }
+}
+
+/// Writes a line to standard error (progress and logs; results go to standard output).
+func log(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
 }

@@ -1,1 +1,0 @@
-// LanternFormats: see the files of this module.

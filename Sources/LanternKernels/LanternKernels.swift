@@ -1,1 +1,0 @@
-// LanternKernels: see the files of this module.

@@ -1,1 +1,0 @@
-// LanternModels: see the files of this module.

@@ -1,0 +1,86 @@
+// `lantern bench forward`: forward-pass throughput, with the machine's sgemm peak measured in the
+// same run so the figure can be read as a fraction of what the hardware gives. Timing lives here
+// and in Scripts/bench/, never in unit tests.
+
+import ArgumentParser
+import Foundation
+import LanternModels
+import LanternTensor
+
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench", abstract: "Benchmarks.", subcommands: [BenchForwardCommand.self])
+}
+
+struct BenchForwardCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "forward", abstract: "Forward-pass tokens/s and GFLOP/s against the measured sgemm peak.")
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(help: "Sequences per batch.")
+  var batch: Int = 8
+
+  @Option(help: "Tokens per sequence.")
+  var seq: Int = 128
+
+  @Option(name: .customLong("stop-after-layer"), help: "Last layer to compute (default: all, with logits).")
+  var stopAfterLayer: Int?
+
+  @Option(help: "Timed repeats (the median is reported).")
+  var repeats: Int = 5
+
+  @Option(help: "Seed for the random token ids.")
+  var seed: UInt64 = 0
+
+  @Flag(help: "Print one JSON object instead of text.")
+  var json = false
+
+  func run() throws {
+    guard batch > 0, seq > 0, repeats > 0 else {
+      throw CLIError("--batch, --seq and --repeats must be positive")
+    }
+    let ctx = try modelOptions.context()
+    let model = try modelOptions.loadModel(ctx)
+    let cfg = model.config
+    var state = seed &+ 0x9E37_79B9_7F4A_7C15
+    let ids: [Int32] = (0..<(batch * seq)).map { _ in
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int32(truncatingIfNeeded: (state >> 33) % UInt64(cfg.dVocab))
+    }
+    let peak = ctx.pool.measureSgemmPeak()
+    _ = try model.forward(tokens: ids, batch: batch, seqLen: seq, stopAfterLayer: stopAfterLayer)  // warm-up
+    var times: [Double] = []
+    for _ in 0..<repeats {
+      let start = ContinuousClock.now
+      _ = try model.forward(tokens: ids, batch: batch, seqLen: seq, stopAfterLayer: stopAfterLayer)
+      times.append((ContinuousClock.now - start).seconds)
+    }
+    times.sort()
+    let median = times[times.count / 2]
+    let layers = (stopAfterLayer ?? cfg.nLayers - 1) + 1
+    let withLogits = stopAfterLayer == nil || stopAfterLayer! >= cfg.nLayers - 1
+    let flops = cfg.forwardFLOPs(tokens: batch * seq, seqLen: seq, layers: layers, logits: withLogits)
+    let tps = Double(batch * seq) / median
+    let gflops = flops / median / 1e9
+    if json {
+      let object: [String: Any] = [
+        "tokens_per_second": tps, "gflops": gflops, "sgemm_peak_gflops": peak,
+        "fraction_of_peak": gflops / peak,
+        "seconds_per_batch": median, "batch": batch, "seq": seq, "layers": layers, "logits": withLogits,
+        "threads": ctx.pool.threadCount, "model": modelOptions.model, "blas": BLAS.configuration,
+      ]
+      let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+      print(String(decoding: data, as: UTF8.self))
+    } else {
+      print(
+        "model \(modelOptions.model): batch \(batch) × \(seq), layers 0...\(layers - 1)\(withLogits ? " + logits" : "")"
+      )
+      print(
+        String(
+          format: "%.0f tokens/s, %.1f GFLOP/s = %.0f%% of the sgemm peak (%.1f GFLOP/s, %d threads)",
+          tps, gflops, 100 * gflops / peak, peak, ctx.pool.threadCount))
+      print("OpenBLAS: \(BLAS.configuration)")
+    }
+  }
+}
