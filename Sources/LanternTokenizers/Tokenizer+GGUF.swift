@@ -33,7 +33,16 @@ extension Tokenizer {
     ggufModel: String, tokens: [String], merges: [String], tokenTypes: [Int32], pre: String?,
     bosTokenID: Int?, eosTokenID: Int?, addBOS: Bool?
   ) throws {
-    let source = "GGUF metadata"
+    try self.init(
+      ggufModel: ggufModel, tokens: tokens, merges: merges, tokenTypes: tokenTypes, pre: pre,
+      bosTokenID: bosTokenID, eosTokenID: eosTokenID, addBOS: addBOS, source: "GGUF metadata")
+  }
+
+  /// The GGUF initializer with the file (or label) that errors should name.
+  convenience init(
+    ggufModel: String, tokens: [String], merges: [String], tokenTypes: [Int32], pre: String?,
+    bosTokenID: Int?, eosTokenID: Int?, addBOS: Bool?, source: String
+  ) throws {
     guard ggufModel == "gpt2" else {
       throw TokenizerError(
         .unsupported, source: source, key: "tokenizer.ggml.model",

@@ -215,6 +215,12 @@ extension Tokenizer {
     }
     // GPT-2's convention when nothing else says: "<|endoftext|>" begins and ends a text.
     let endOfText = addedTokens.first { $0.special && $0.content == "<|endoftext|>" }?.id
+    let idLimit = max(model.tokensByID.count, (addedTokens.map(\.id).max() ?? -1) + 1)
+    if let bad = (postProcessor.prefix + postProcessor.suffix).first(where: { $0 >= idLimit }) {
+      throw TokenizerError(
+        .invalidValue, source: source, key: "post_processor",
+        "the template adds token id \(bad), beyond the \(idLimit) tokens")
+    }
     let bos = try id(bosToken, key: "bos_token") ?? postProcessor.prefix.first ?? endOfText
     let eos = try id(eosToken, key: "eos_token") ?? postProcessor.suffix.last ?? endOfText
     self.init(

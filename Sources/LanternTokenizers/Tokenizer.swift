@@ -1,9 +1,20 @@
-// The tokenizer facade: added tokens → normalizer → pre-tokenizer → BPE → post-processor, and the
-// ByteLevel decoder back. Mirrors huggingface/tokenizers tokenizers/src/tokenizer/mod.rs
-// (`encode_single_sequence`, `decode`); loaders live in Tokenizer+JSON.swift and Tokenizer+GGUF.swift.
+// LanternTokenizers: byte-level BPE that produces exactly the ids of Hugging Face `tokenizers`.
+//
+// The pipeline, one file per stage, each mirroring a file of huggingface/tokenizers (tokenizers/src/):
+//   AddedTokens.swift   special and added tokens split out of the raw text (tokenizer/added_vocabulary.rs)
+//   Normalizer.swift    none or NFC (normalizers/)
+//   PreTokenizer.swift  ByteLevel, Split, Digits, Sequence (pre_tokenizers/); the regexes themselves are
+//                       hand-written scanners in SplitPatterns.swift over ScalarText.swift's classes
+//   BPE.swift           merges by rank with a per-word cache (models/bpe/model.rs, word.rs)
+//   PostProcessor.swift TemplateProcessing's BOS/EOS (processors/template.rs)
+//   ByteLevel.swift     the byte alphabet and the decoder (pre_tokenizers/byte_level.rs)
+// This file is the facade (tokenizer/mod.rs: `encode_single_sequence`, `decode`); loaders are in
+// Tokenizer+JSON.swift (tokenizer.json, vocab.json + merges.txt, model directories), Tokenizer+GGUF.swift
+// (GGUF metadata as plain arrays) and Tokenizer+GGUFFile.swift (an open GGUFFile).
 //
 // A Tokenizer is immutable apart from the BPE word cache (behind a mutex), so one instance can be
-// shared by many threads. Left out: pairs of sequences, offsets, truncation, padding.
+// shared by many threads. Left out: pairs of sequences, offsets, truncation, padding, and every
+// model type other than byte-level BPE (WordPiece, Unigram, SentencePiece-style BPE).
 
 /// A byte-level BPE tokenizer that produces the same ids as Hugging Face `tokenizers`.
 public final class Tokenizer: Sendable {
@@ -15,6 +26,7 @@ public final class Tokenizer: Sendable {
   let postProcessor: PostProcessor
   let decoder: ByteLevelDecoder
   private let addedIDs: [ByteString: Int]
+  private let addedContents: [Int: String]
 
   /// The added tokens (special ones and user-added ones), in id order.
   public let addedTokens: [AddedToken]
@@ -50,6 +62,7 @@ public final class Tokenizer: Sendable {
     var addedIDs: [ByteString: Int] = [:]
     for token in sorted { addedIDs[ByteString(bytes: Array(token.content.utf8))] = token.id }
     self.addedIDs = addedIDs
+    addedContents = Dictionary(sorted.map { ($0.id, $0.content) }, uniquingKeysWith: { $1 })
 
     let size = max(model.tokensByID.count, (sorted.map(\.id).max() ?? -1) + 1)
     vocabularySize = size
@@ -74,7 +87,7 @@ public final class Tokenizer: Sendable {
 
   /// The token with `id` (added tokens as written, others spelled in the byte alphabet), or nil.
   public func token(for id: Int) -> String? {
-    if let added = addedTokens.first(where: { $0.id == id }) { return added.content }
+    if let added = addedContents[id] { return added }
     return id >= 0 && id < model.tokensByID.count ? model.tokensByID[id] : nil
   }
 

@@ -39,6 +39,7 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendabl
     self.hint = hint
   }
 
+  /// "source: key 'key': message ---> HINT: hint".
   public var description: String {
     var text = source
     if let key { text += ": key '\(key)'" }

@@ -8,7 +8,7 @@ import Testing
 @testable import LanternTokenizers
 
 /// The trained fixture tokenizers, one per pre-tokenizer variant.
-let variants = ["gpt2", "smollm", "llama3", "qwen2", "extras"]
+let variants = ["gpt2", "smollm", "llama3", "qwen2", "extras", "unk", "unk-split"]
 
 /// One test string with the reference's ids and decodings.
 struct GoldenCase: Decodable {

@@ -53,17 +53,14 @@ struct GoldenTests {
     #expect(try fixtureTokenizer(variant).vocabularySize == GoldenFile.load(variant).vocab_size)
   }
 
-  @Test("round trip: decode(encode(text)) is the text", arguments: variants)
+  @Test("round trip: decode(encode(text)) is the text", arguments: ["gpt2", "smollm", "llama3", "qwen2"])
   func roundTrip(variant: String) throws {
     let tokenizer = try fixtureTokenizer(variant)
     for line in try mixedLines() {
       let decoded = tokenizer.decode(try tokenizer.encode(line, addSpecialTokens: false))
-      // qwen2 and extras normalize to NFC and extras adds a space before each piece; compare modulo that.
-      switch variant {
-      case "qwen2": #expect(decoded == line.precomposedStringWithCanonicalMapping, "\(show(line))")
-      case "extras": #expect(!decoded.isEmpty)
-      default: #expect(decoded == line, "\(variant) \(show(line))")
-      }
+      // qwen2 normalizes to NFC. (extras adds a space before every piece; unk loses bytes.)
+      let expected = variant == "qwen2" ? line.precomposedStringWithCanonicalMapping : line
+      #expect(decoded == expected, "\(variant) \(show(line))")
     }
   }
 

@@ -164,3 +164,17 @@ struct MalformedInputTests {
     #expect(try error(bos: nil, addBOS: true).kind == .missingKey)
   }
 }
+
+extension MalformedInputTests {
+  @Test("template adding an id beyond the vocabulary")
+  func templateIDOutOfRange() throws {
+    let error = try loadError {
+      $0["post_processor"] = [
+        "type": "TemplateProcessing",
+        "single": [["SpecialToken": ["id": "<s>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+        "special_tokens": ["<s>": ["id": "<s>", "ids": [99_999], "tokens": ["<s>"]]],
+      ]
+    }
+    #expect(error.kind == .invalidValue && error.key == "post_processor")
+  }
+}

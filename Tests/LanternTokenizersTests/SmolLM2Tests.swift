@@ -2,7 +2,9 @@
 // (smollm2-gguf-vocab.json), against ids from Hugging Face for every line of mixed.txt.
 
 import Foundation
+import LanternFormats
 import LanternTestSupport
+import Synchronization
 import Testing
 
 @testable import LanternTokenizers
@@ -96,5 +98,73 @@ struct SmolLM2Tests {
     for item in golden.with_special {
       #expect(try tokenizer.encode(item.text) == item.transformers_gguf_ids_with_special)
     }
+  }
+}
+
+@Suite("Concurrency")
+struct ConcurrencyTests {
+  @Test("one tokenizer shared by many threads gives the reference ids")
+  func sharedTokenizer() throws {
+    let golden = try SmolLM2Golden.load()
+    let tokenizer = try SmolLM2Vocabulary.load().tokenizer()
+    let lines = golden.lines
+    let failures = Mutex(0)
+    DispatchQueue.concurrentPerform(iterations: 8) { worker in
+      // Each worker walks the lines from a different start, so cache fills interleave.
+      for k in 0..<lines.count {
+        let line = lines[(k + worker * 7) % lines.count]
+        if (try? tokenizer.encode(line.text, addSpecialTokens: false)) != line.ids {
+          failures.withLock { $0 += 1 }
+        }
+      }
+    }
+    #expect(failures.withLock { $0 } == 0)
+  }
+}
+
+@Suite("SmolLM2 GGUF file")
+struct SmolLM2GGUFFileTests {
+  @Test("Tokenizer(gguf:) on the real GGUF gives SmolLM2's ids and equals the fixture arrays")
+  func realGGUF() throws {
+    guard let url = Fixtures.smolLM2GGUF else {
+      print("⚠️⚠️⚠️ SKIPPED realGGUF: the SmolLM2 GGUF is not fetched (run Scripts/fetch-model) ⚠️⚠️⚠️")
+      return
+    }
+    let tokenizer = try Tokenizer(gguf: GGUFFile(path: url.path))
+    let golden = try SmolLM2Golden.load()
+    #expect(tokenizer.vocabularySize == golden.vocab_size)
+    #expect(tokenizer.bosTokenID == golden.bos_token_id && tokenizer.eosTokenID == golden.eos_token_id)
+    #expect(tokenizer.addsBOS == golden.add_bos_token)
+    for line in golden.lines {
+      #expect(try tokenizer.encode(line.text, addSpecialTokens: false) == line.ids, "\(show(line.text))")
+    }
+    for item in golden.with_special {
+      #expect(try tokenizer.encode(item.text, addSpecialTokens: true) == item.ids_with_special)
+    }
+    let fixture = try SmolLM2Vocabulary.load()
+    #expect((0..<fixture.token_count).allSatisfy { tokenizer.token(for: $0) == fixture.tokens[$0] })
+  }
+
+  @Test("a GGUF file without tokenizer metadata gives an error naming the file and key")
+  func missingTokenizer() throws {
+    let directory = try Fixtures.temporaryDirectory("lantern-tokenizer")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // A minimal GGUF v3: magic, version, no tensors, one metadata key (general.architecture).
+    var bytes: [UInt8] = Array("GGUF".utf8)
+    func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+    func append(_ string: String) {
+      append(UInt64(string.utf8.count))
+      bytes += Array(string.utf8)
+    }
+    append(UInt32(3))
+    append(UInt64(0))
+    append(UInt64(1))
+    append("general.architecture")
+    append(UInt32(8))
+    append("llama")
+    let url = directory.appendingPathComponent("empty.gguf")
+    try Data(bytes).write(to: url)
+    let error = try #require(throws: TokenizerError.self) { try Tokenizer(gguf: GGUFFile(path: url.path)) }
+    #expect(error.kind == .missingKey && error.key == "tokenizer.ggml.model" && error.source == url.path)
   }
 }
