@@ -24,6 +24,8 @@ let package = Package(
     .systemLibrary(
       name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
     .systemLibrary(
+      name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
       name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
     .target(name: "LanternTensor", dependencies: ["CBLAS"], swiftSettings: computeSettings),
     .target(name: "LanternKernels", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
@@ -36,12 +38,16 @@ let package = Package(
     .target(
       name: "LanternCompression", dependencies: ["CLZ4", "LanternTensor"],
       swiftSettings: computeSettings),
+    .target(
+      name: "LanternShards", dependencies: ["CLZ4", "CZlib", "LanternTensor", "LanternFormats"],
+      swiftSettings: computeSettings),
+    .target(name: "LanternWire", swiftSettings: computeSettings),
     .target(name: "LanternTransport", dependencies: ["CZeroMQ"], swiftSettings: computeSettings),
     .executableTarget(
       name: "lantern",
       dependencies: [
         "LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers", "LanternModels",
-        "LanternCompression", "LanternTransport",
+        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: computeSettings),
@@ -67,6 +73,12 @@ let package = Package(
     .testTarget(
       name: "LanternModelsTests",
       dependencies: ["LanternModels", "LanternFormats", "LanternTokenizers", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternShardsTests", dependencies: ["LanternShards", "LanternFormats", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternWireTests", dependencies: ["LanternWire", "LanternTestSupport"],
       swiftSettings: computeSettings),
     .testTarget(
       name: "LanternCLITests",

@@ -1,0 +1,1 @@
+// LanternShards: corpora, context windows, the work-unit plan, the shard format, manifests.

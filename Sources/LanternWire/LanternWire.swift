@@ -1,0 +1,1 @@
+// LanternWire: the cluster protocol as pure values and state machines (no sockets).
