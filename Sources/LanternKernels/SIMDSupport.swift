@@ -25,12 +25,19 @@ public func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
   p[7] = v[7]
 }
 
+/// Lane-wise min(max(v, lo), hi), spelled per lane: `SIMD.clamped` is a generic call here.
+@inline(__always)
+public func clamp8(_ v: SIMD8<Float>, _ lo: Float, _ hi: Float) -> SIMD8<Float> {
+  @inline(__always) func c(_ x: Float) -> Float { x < lo ? lo : (x > hi ? hi : x) }
+  return SIMD8(c(v[0]), c(v[1]), c(v[2]), c(v[3]), c(v[4]), c(v[5]), c(v[6]), c(v[7]))
+}
+
 /// exp(x) for eight lanes: Cephes-style range reduction and a degree-6 polynomial (≈1–2 ulp).
 /// Inputs are clamped to [-87.3, 88.3], so exp(-∞) gives ~1e-38, not 0: callers that need exact
 /// zeros (masked softmax) skip those lanes.
 @inline(__always)
 public func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
-  let x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
+  let x = clamp8(input, -87.3, 88.3)
   // Adding 1.5·2²³ (+127, the exponent bias) rounds x·log2(e) to the nearest integer n (ties to
   // even) and leaves n + 127 in the low mantissa bits of the sum.
   let magic = SIMD8<Float>(repeating: 12_582_912 + 127)

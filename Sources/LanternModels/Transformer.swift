@@ -5,6 +5,7 @@
 // F d_mlp, V vocabulary; BT = B·T rows of the residual stream.
 // Left out: KV caching/generation, padding masks, backward passes.
 
+import Foundation
 import LanternKernels
 import LanternTensor
 
@@ -19,6 +20,8 @@ public final class Transformer: @unchecked Sendable {
   let rotaryLayout: RotaryLayout = .rotateHalf
   /// Every valid hook name.
   public let hookNames: Set<String>
+  /// Scratch buffers kept between calls: reallocating ~30 MB per batch costs page faults.
+  private let workspaces = WorkspaceCache()
 
   public init(config: ModelConfig, weights: ModelWeights, source: String, pool: ThreadPool) {
     self.config = config
@@ -69,7 +72,8 @@ public final class Transformer: @unchecked Sendable {
     let bt = b * t
     let c = cfg.dModel
     let x = Tensor(shape: [bt, c])
-    let ws = Workspace(config: cfg, rows: bt, batch: b, seqLen: t)
+    let ws = workspaces.take(config: cfg, batch: b, seqLen: t)
+    defer { workspaces.give(ws) }
     tokens.withUnsafeBufferPointer { ids in
       embeddingForward(
         out: x.pointer, ids: ids.baseAddress!, table: weights.tokenEmbedding.pointer, rows: bt, cols: c,
@@ -247,8 +251,32 @@ public final class Transformer: @unchecked Sendable {
   }
 }
 
+/// Reusable workspaces, one per concurrent forward pass; only the most recent shapes are kept.
+final class WorkspaceCache: @unchecked Sendable {
+  private let lock = NSLock()
+  private var free: [Workspace] = []
+
+  func take(config: ModelConfig, batch: Int, seqLen: Int) -> Workspace {
+    lock.lock()
+    defer { lock.unlock() }
+    if let i = free.firstIndex(where: { $0.batch == batch && $0.seqLen == seqLen }) {
+      return free.remove(at: i)
+    }
+    return Workspace(config: config, rows: batch * seqLen, batch: batch, seqLen: seqLen)
+  }
+
+  func give(_ ws: Workspace) {
+    lock.lock()
+    defer { lock.unlock() }
+    free.append(ws)
+    if free.count > 4 { free.removeFirst() }
+  }
+}
+
 /// Scratch buffers for one forward pass.
 final class Workspace {
+  let batch: Int
+  let seqLen: Int
   let hidden: Tensor
   let qkv: Tensor
   let z: Tensor
@@ -270,6 +298,8 @@ final class Workspace {
     scale = Tensor(shape: [rows])
     normalized = Tensor(shape: [rows, c.dModel])
     attentionShape = [batch, c.nHeads, seqLen, seqLen]
+    self.batch = batch
+    self.seqLen = seqLen
   }
 
   func attention() -> Tensor {
