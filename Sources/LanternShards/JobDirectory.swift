@@ -1,0 +1,184 @@
+// The job directory: a frozen copy of the job spec with its hash, the manifest, and the shards.
+//
+//   job.yaml                          the spec, frozen at creation; a resumed job must match it
+//   manifest.jsonl                    one fsynced line per committed unit (Manifest.swift)
+//   shards/<hook>/<unit>.lshard       committed shards
+//   shards/<hook>/.tmp/               attempt-private temporaries, swept on open
+//
+// Commit of a unit: every shard is written and fsynced under an attempt-private temporary name,
+// renamed to its final name (the directory fsynced), and only then is the unit appended to the
+// manifest. A crash between rename and manifest leaves a final file the manifest does not list:
+// the unit is not committed, it is redone on resume and its (deterministic) bytes replace the file.
+
+import Foundation
+
+/// A job's settings as ordered key/value pairs, frozen into job.yaml.
+public struct JobSpec: Equatable, Sendable {
+  public var fields: [(key: String, value: String)]
+
+  public init(_ fields: [(key: String, value: String)]) { self.fields = fields }
+
+  public static func == (a: JobSpec, b: JobSpec) -> Bool {
+    a.fields.map(\.key) == b.fields.map(\.key) && a.fields.map(\.value) == b.fields.map(\.value)
+  }
+
+  /// The YAML body (one `key: value` line per field, values JSON-quoted strings).
+  public var body: String {
+    fields.map { "\($0.key): \(quote($0.value))" }.joined(separator: "\n") + "\n"
+  }
+
+  /// CRC-32 of the body, hex.
+  public var hash: String { Durable.crc32Hex(body) }
+
+  /// The full job.yaml text.
+  public var yaml: String {
+    "# Lantern job, frozen when the job directory was created. A resumed job must match it.\n" + body
+      + "spec_hash: \"\(hash)\"\n"
+  }
+
+  /// Parses a job.yaml that Lantern wrote.
+  public static func parse(_ text: String, path: String) throws -> JobSpec {
+    var fields: [(String, String)] = []
+    var storedHash: String?
+    for (i, line) in text.split(separator: "\n").enumerated() where !line.hasPrefix("#") {
+      guard let colon = line.firstIndex(of: ":") else {
+        throw JobError(
+          path, "line \(i + 1) is not 'key: value'", hint: "job.yaml is written by Lantern; do not edit it")
+      }
+      let key = String(line[..<colon])
+      let raw = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+      guard let data = raw.data(using: .utf8), let value = try? JSONDecoder().decode(String.self, from: data)
+      else {
+        throw JobError(
+          path, "line \(i + 1): value of '\(key)' is not a quoted string", hint: "do not edit job.yaml")
+      }
+      if key == "spec_hash" { storedHash = value } else { fields.append((key, value)) }
+    }
+    let spec = JobSpec(fields)
+    guard storedHash == spec.hash else {
+      throw JobError(path, "spec_hash does not match the spec", hint: "job.yaml was edited or damaged")
+    }
+    return spec
+  }
+
+  /// Human-readable differences between `self` (the stored job) and `other` (the requested one).
+  public func differences(from other: JobSpec) -> [String] {
+    var out: [String] = []
+    let mine = Dictionary(fields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    let theirs = Dictionary(other.fields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    for key in (fields.map(\.key) + other.fields.map(\.key)).reduce(into: [String]()) {
+      if !$0.contains($1) { $0.append($1) }
+    } {
+      if mine[key] != theirs[key] {
+        out.append(
+          "'\(key)': the job has \(mine[key].map(quote) ?? "nothing"), the command gives \(theirs[key].map(quote) ?? "nothing")"
+        )
+      }
+    }
+    return out
+  }
+}
+
+private func quote(_ s: String) -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.withoutEscapingSlashes]
+  return String(decoding: try! encoder.encode(s), as: UTF8.self)
+}
+
+/// An opened job directory.
+public final class JobDirectory {
+  public let url: URL
+  public let spec: JobSpec
+  public let manifest: Manifest
+  /// Temporaries removed when the directory was opened.
+  public let sweptTemporaries: Int
+
+  /// Opens `url`, creating it with `spec` if new; refuses a directory whose frozen spec differs.
+  public init(url: URL, spec: JobSpec) throws {
+    self.url = url
+    self.spec = spec
+    let fm = FileManager.default
+    let specURL = url.appendingPathComponent("job.yaml")
+    if fm.fileExists(atPath: specURL.path) {
+      guard let text = try? String(contentsOf: specURL, encoding: .utf8) else {
+        throw JobError(specURL.path, "cannot read", hint: "check permissions")
+      }
+      let stored = try JobSpec.parse(text, path: specURL.path)
+      let diff = stored.differences(from: spec)
+      if !diff.isEmpty {
+        throw JobError(
+          url.path, "this job directory holds a different job: " + diff.joined(separator: "; "),
+          hint: "rerun with the original settings to resume, or use a new --out directory")
+      }
+    } else {
+      if fm.fileExists(atPath: url.path),
+        let items = try? fm.contentsOfDirectory(atPath: url.path), !items.isEmpty
+      {
+        throw JobError(
+          url.path, "directory exists, is not empty and has no job.yaml",
+          hint: "choose a new --out directory (Lantern never writes into foreign directories)")
+      }
+      do {
+        try fm.createDirectory(at: url, withIntermediateDirectories: true)
+      } catch {
+        throw JobError(
+          url.path, "cannot create: \(error.localizedDescription)", hint: "check the path and permissions")
+      }
+      try Durable.writeAtomically(Data(spec.yaml.utf8), to: specURL)
+    }
+    manifest = try Manifest(path: url.appendingPathComponent("manifest.jsonl").path)
+    sweptTemporaries = try JobDirectory.sweep(url.appendingPathComponent("shards"))
+  }
+
+  /// Removes every attempt-private temporary under `shards/*/.tmp/`.
+  static func sweep(_ shards: URL) throws -> Int {
+    let fm = FileManager.default
+    guard let hooks = try? fm.contentsOfDirectory(atPath: shards.path) else { return 0 }
+    var removed = 0
+    for hook in hooks {
+      let tmp = shards.appendingPathComponent(hook).appendingPathComponent(".tmp")
+      guard let files = try? fm.contentsOfDirectory(atPath: tmp.path) else { continue }
+      for f in files {
+        try? fm.removeItem(at: tmp.appendingPathComponent(f))
+        removed += 1
+      }
+    }
+    return removed
+  }
+
+  /// The directory name used for a hook's shards (hook names are already path-safe).
+  public static func directoryName(hook: String) -> String { hook }
+
+  /// Final path of a unit's shard for `hook`, relative to the job directory.
+  public func relativeShardPath(hook: String, unit: String) -> String {
+    "shards/\(JobDirectory.directoryName(hook: hook))/\(unit).lshard"
+  }
+
+  /// An attempt-private temporary path for a unit's shard (its directory is created).
+  public func temporaryURL(hook: String, unit: String, attempt: Int, owner: String) throws -> URL {
+    let dir = url.appendingPathComponent("shards/\(JobDirectory.directoryName(hook: hook))/.tmp")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent("\(unit).a\(attempt).\(owner).lshard.tmp")
+  }
+
+  /// Commits a unit: renames each temporary to its final name, fsyncs, then appends the manifest.
+  /// Returns false if the unit was already committed (the temporaries are removed).
+  @discardableResult
+  public func commit(
+    unit: String, attempt: Int, tokens: Int,
+    files: [(hook: String, temporary: URL, bytes: Int, rows: Int, checksum: String)]
+  ) throws -> Bool {
+    if manifest.isCommitted(unit) {
+      for f in files { try? FileManager.default.removeItem(at: f.temporary) }
+      return false
+    }
+    var outputs: [ManifestOutput] = []
+    for f in files {
+      let relative = relativeShardPath(hook: f.hook, unit: unit)
+      try Durable.renameAndSync(from: f.temporary, to: url.appendingPathComponent(relative))
+      outputs.append(
+        ManifestOutput(hook: f.hook, path: relative, bytes: f.bytes, rows: f.rows, checksum: f.checksum))
+    }
+    return try manifest.append(ManifestEntry(unit: unit, attempt: attempt, tokens: tokens, outputs: outputs))
+  }
+}
