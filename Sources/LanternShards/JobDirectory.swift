@@ -66,9 +66,9 @@ public struct JobSpec: Equatable, Sendable {
     var out: [String] = []
     let mine = Dictionary(fields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
     let theirs = Dictionary(other.fields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-    for key in (fields.map(\.key) + other.fields.map(\.key)).reduce(into: [String]()) {
-      if !$0.contains($1) { $0.append($1) }
-    } {
+    var keys: [String] = []
+    for key in fields.map(\.key) + other.fields.map(\.key) where !keys.contains(key) { keys.append(key) }
+    for key in keys {
       if mine[key] != theirs[key] {
         out.append(
           "'\(key)': the job has \(mine[key].map(quote) ?? "nothing"), the command gives \(theirs[key].map(quote) ?? "nothing")"
