@@ -81,6 +81,8 @@ let package = Package(
       name: "LanternWireTests", dependencies: ["LanternWire", "LanternTestSupport"],
       swiftSettings: computeSettings),
     .testTarget(
+      name: "LanternTransportTests", dependencies: ["LanternTransport", "CZeroMQ"], swiftSettings: computeSettings),
+    .testTarget(
       name: "LanternCLITests",
       dependencies: ["LanternTestSupport", "LanternCompression", "LanternTransport"],
       swiftSettings: computeSettings),
