@@ -16,7 +16,8 @@ let package = Package(
     .executable(name: "lantern", targets: ["lantern"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     .systemLibrary(
@@ -42,12 +43,13 @@ let package = Package(
       name: "LanternShards", dependencies: ["CLZ4", "CZlib", "LanternTensor", "LanternFormats"],
       swiftSettings: computeSettings),
     .target(name: "LanternWire", swiftSettings: computeSettings),
+    .target(name: "LanternPipeline", dependencies: ["Yams"], swiftSettings: computeSettings),
     .target(name: "LanternTransport", dependencies: ["CZeroMQ"], swiftSettings: computeSettings),
     .executableTarget(
       name: "lantern",
       dependencies: [
         "LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers", "LanternModels",
-        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire",
+        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire", "LanternPipeline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: computeSettings),
@@ -82,6 +84,9 @@ let package = Package(
       swiftSettings: computeSettings),
     .testTarget(
       name: "LanternTransportTests", dependencies: ["LanternTransport", "CZeroMQ"], swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternPipelineTests", dependencies: ["LanternPipeline", "LanternTestSupport"],
+      swiftSettings: computeSettings),
     .testTarget(
       name: "LanternCLITests",
       dependencies: ["LanternTestSupport", "LanternCompression", "LanternTransport"],
