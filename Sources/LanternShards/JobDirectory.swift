@@ -3,7 +3,7 @@
 //   job.yaml                          the spec, frozen at creation; a resumed job must match it
 //   manifest.jsonl                    one fsynced line per committed unit (Manifest.swift)
 //   shards/<hook>/<unit>.lshard       committed shards
-//   shards/<hook>/.tmp/               attempt-private temporaries, swept on open
+//   shards/<hook>/<unit>.lshard.tmp-<attempt as 16 hex digits>   attempt-private temporaries
 //
 // Commit of a unit: every shard is written and fsynced under an attempt-private temporary name,
 // renamed to its final name (the directory fsynced), and only then is the unit appended to the
@@ -130,20 +130,36 @@ public final class JobDirectory {
     sweptTemporaries = try JobDirectory.sweep(url.appendingPathComponent("shards"))
   }
 
-  /// Removes every attempt-private temporary under `shards/*/.tmp/`.
-  static func sweep(_ shards: URL) throws -> Int {
+  /// Removes attempt-private temporaries under `shards/*/` whose attempt `keep` does not
+  /// accept (by default: all of them, as a single-process job does on open).
+  @discardableResult
+  public static func sweep(
+    _ shards: URL, keep: (_ unit: String, _ attempt: UInt64) -> Bool = { _, _ in false }
+  )
+    throws -> Int
+  {
     let fm = FileManager.default
     guard let hooks = try? fm.contentsOfDirectory(atPath: shards.path) else { return 0 }
     var removed = 0
     for hook in hooks {
-      let tmp = shards.appendingPathComponent(hook).appendingPathComponent(".tmp")
-      guard let files = try? fm.contentsOfDirectory(atPath: tmp.path) else { continue }
+      let dir = shards.appendingPathComponent(hook)
+      guard let files = try? fm.contentsOfDirectory(atPath: dir.path) else { continue }
       for f in files {
-        try? fm.removeItem(at: tmp.appendingPathComponent(f))
+        guard let parsed = parseTemporaryName(f) else { continue }
+        if keep(parsed.unit, parsed.attempt) { continue }
+        try? fm.removeItem(at: dir.appendingPathComponent(f))
         removed += 1
       }
     }
     return removed
+  }
+
+  /// (unit, attempt) of a temporary file name `<unit>.lshard.tmp-<16 hex digits>`, else nil.
+  public static func parseTemporaryName(_ name: String) -> (unit: String, attempt: UInt64)? {
+    guard let range = name.range(of: ".lshard.tmp-") else { return nil }
+    let hex = name[range.upperBound...]
+    guard hex.count == 16, let attempt = UInt64(hex, radix: 16) else { return nil }
+    return (String(name[..<range.lowerBound]), attempt)
   }
 
   /// The directory name used for a hook's shards (hook names are already path-safe).
@@ -154,18 +170,20 @@ public final class JobDirectory {
     "shards/\(JobDirectory.directoryName(hook: hook))/\(unit).lshard"
   }
 
-  /// An attempt-private temporary path for a unit's shard (its directory is created).
-  public func temporaryURL(hook: String, unit: String, attempt: Int, owner: String) throws -> URL {
-    let dir = url.appendingPathComponent("shards/\(JobDirectory.directoryName(hook: hook))/.tmp")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent("\(unit).a\(attempt).\(owner).lshard.tmp")
+  /// The attempt-private temporary path of a unit's shard: the final path followed by `.tmp-`
+  /// and the attempt as 16 hex digits (LWP/1, docs/protocol.md). Its directory is created.
+  public func temporaryURL(hook: String, unit: String, attempt: UInt64) throws -> URL {
+    let final = url.appendingPathComponent(relativeShardPath(hook: hook, unit: unit))
+    try FileManager.default.createDirectory(
+      at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
+    return URL(fileURLWithPath: final.path + ".tmp-" + String(format: "%016llx", attempt))
   }
 
   /// Commits a unit: renames each temporary to its final name, fsyncs, then appends the manifest.
   /// Returns false if the unit was already committed (the temporaries are removed).
   @discardableResult
   public func commit(
-    unit: String, attempt: Int, tokens: Int,
+    unit: String, attempt: UInt64, tokens: Int,
     files: [(hook: String, temporary: URL, bytes: Int, rows: Int, checksum: String)]
   ) throws -> Bool {
     if manifest.isCommitted(unit) {

@@ -32,11 +32,11 @@ public struct ManifestOutput: Codable, Equatable, Sendable {
 /// One committed work unit.
 public struct ManifestEntry: Codable, Equatable, Sendable {
   public var unit: String
-  public var attempt: Int
+  public var attempt: UInt64
   public var tokens: Int
   public var outputs: [ManifestOutput]
 
-  public init(unit: String, attempt: Int, tokens: Int, outputs: [ManifestOutput]) {
+  public init(unit: String, attempt: UInt64, tokens: Int, outputs: [ManifestOutput]) {
     self.unit = unit
     self.attempt = attempt
     self.tokens = tokens

@@ -14,9 +14,8 @@ func makeJob(_ spec: JobSpec = specA) throws -> (URL, JobDirectory) {
   return (url, try JobDirectory(url: url, spec: spec))
 }
 
-func commitFake(_ job: JobDirectory, unit: String, attempt: Int = 1) throws -> Bool {
-  let tmp = try job.temporaryURL(
-    hook: "blocks.0.hook_resid_post", unit: unit, attempt: attempt, owner: "test")
+func commitFake(_ job: JobDirectory, unit: String, attempt: UInt64 = 1) throws -> Bool {
+  let tmp = try job.temporaryURL(hook: "blocks.0.hook_resid_post", unit: unit, attempt: attempt)
   try Data("shard \(unit)".utf8).write(to: tmp)
   return try job.commit(
     unit: unit, attempt: attempt, tokens: 10,
@@ -62,8 +61,8 @@ func commitFake(_ job: JobDirectory, unit: String, attempt: Int = 1) throws -> B
     job.relativeShardPath(hook: "blocks.0.hook_resid_post", unit: "u000001"))
   #expect(try String(contentsOf: final, encoding: .utf8) == "shard u000001")
   // The losing attempt's temporary is gone.
-  let tmpDir = final.deletingLastPathComponent().appendingPathComponent(".tmp")
-  #expect(try FileManager.default.contentsOfDirectory(atPath: tmpDir.path).isEmpty)
+  let left = try FileManager.default.contentsOfDirectory(atPath: final.deletingLastPathComponent().path)
+  #expect(left.sorted() == ["u000000.lshard", "u000001.lshard"])
 }
 
 @Test func tornLastManifestLineIsDroppedAndCorruptMiddleLineIsAnError() throws {
@@ -94,7 +93,9 @@ func commitFake(_ job: JobDirectory, unit: String, attempt: Int = 1) throws -> B
 
 @Test func leftoverTemporariesAreSweptOnOpen() throws {
   let (url, job) = try makeJob()
-  let tmp = try job.temporaryURL(hook: "blocks.0.hook_resid_post", unit: "u000005", attempt: 1, owner: "dead")
+  let tmp = try job.temporaryURL(hook: "blocks.0.hook_resid_post", unit: "u000005", attempt: 0x3_0000_0011)
+  #expect(tmp.lastPathComponent == "u000005.lshard.tmp-0000000300000011")
+  #expect(JobDirectory.parseTemporaryName(tmp.lastPathComponent)! == ("u000005", 0x3_0000_0011))
   try Data("partial".utf8).write(to: tmp)
   let reopened = try JobDirectory(url: url, spec: specA)
   #expect(reopened.sweptTemporaries == 1)
