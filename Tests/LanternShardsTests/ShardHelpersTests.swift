@@ -27,6 +27,14 @@ struct SyntheticRows {
   var documentIDs: [Int64]
   var positions: [Int32]
 
+  /// Given rows with simple side data.
+  init(rows: [Float], count: Int) {
+    self.rows = rows
+    tokenIDs = (0..<count).map { Int32($0) }
+    documentIDs = (0..<count).map { Int64($0) }
+    positions = (0..<count).map { Int32($0) }
+  }
+
   init(count: Int, d: Int, seed: UInt64) {
     var rng = SplitMix64(seed: seed)
     rows = (0..<(count * d)).map { i in
@@ -132,7 +140,8 @@ struct ShardBytes {
     put32(naiveCRC32(Array(bytes[trailerOffset..<(trailerOffset + 36)])), at: trailerOffset + 36)
   }
 
-  func write(to url: URL) throws { try Data(bytes).write(to: url) }
+  func write(to url: URL) throws { try Self.write(bytes, to: url) }
+  static func write(_ bytes: [UInt8], to url: URL) throws { try Data(bytes).write(to: url) }
 }
 
 /// Opens `url` and returns the ShardError thrown (nil if it opened).
