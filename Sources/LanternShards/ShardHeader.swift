@@ -120,6 +120,12 @@ public struct ShardHeader: Sendable, Equatable {
   public var rowsPerBlock: Int
   /// Rows in the shard.
   public var rowCount: Int
+
+  public init(info: ShardInfo, rowsPerBlock: Int, rowCount: Int) {
+    self.info = info
+    self.rowsPerBlock = rowsPerBlock
+    self.rowCount = rowCount
+  }
 }
 
 // MARK: Encoding

@@ -140,7 +140,24 @@ public final class ShardReader {
     var batch = ShardBatch(
       firstRow: range.lowerBound, d: d, rows: [Float](repeating: 0, count: range.count * d), tokenIDs: [],
       documentIDs: [], positions: [], norms: [])
-    try batch.rows.withUnsafeMutableBufferPointer { try readRows(range, into: $0.baseAddress!) }
+    try batch.rows.withUnsafeMutableBufferPointer { buffer in
+      guard let base = buffer.baseAddress else { return }
+      try readRows(range, into: base)
+    }
+    let side = try readSide(range)
+    batch.tokenIDs = side.tokenIDs
+    batch.documentIDs = side.documentIDs
+    batch.positions = side.positions
+    batch.norms = side.norms
+    return batch
+  }
+
+  /// Decodes only the side data of rows `range` (`rows` is left empty): token ids, document ids,
+  /// positions and norms, e.g. to skip outlier rows by norm before decoding activations.
+  public func readSide(_ range: Range<Int>) throws -> ShardBatch {
+    try check(range)
+    var batch = ShardBatch(
+      firstRow: range.lowerBound, d: d, rows: [], tokenIDs: [], documentIDs: [], positions: [], norms: [])
     for i in blockRange(range) {
       let side = try decodeSide(i)
       let lo = max(range.lowerBound, blocks[i].firstRow) - blocks[i].firstRow

@@ -11,6 +11,7 @@
 // a half-written shard (a failed unit is re-extracted from scratch).
 
 import Foundation
+import LanternTensor
 
 /// What a finished shard is, for the job manifest.
 public struct ShardSummary: Sendable, Equatable {
@@ -186,6 +187,29 @@ public final class ShardWriter {
               rows: r.baseAddress!, count: n, tokenIDs: t.baseAddress!, documentIDs: doc.baseAddress!,
               positions: p.baseAddress!)
           }
+        }
+      }
+    }
+  }
+
+  /// Appends the rows of a (n, d) or (…, d) tensor with one token id, document id and position per row.
+  public func append(rows: Tensor, tokenIDs: [Int32], documentIDs: [Int64], positions: [Int32]) throws {
+    let n = tokenIDs.count
+    guard rows.shape.last == info.d, rows.count == n * info.d, documentIDs.count == n, positions.count == n
+    else {
+      throw ShardError.invalidArgument(
+        path: path,
+        reason: "a tensor of shape \(rows.shape), \(n) token ids, \(documentIDs.count) document ids and "
+          + "\(positions.count) positions do not describe the same rows of width \(info.d)")
+    }
+    guard n > 0 else { return }
+    try tokenIDs.withUnsafeBufferPointer { t in
+      try documentIDs.withUnsafeBufferPointer { doc in
+        try positions.withUnsafeBufferPointer { p in
+          try append(
+            rows: UnsafePointer(rows.pointer), count: n, tokenIDs: t.baseAddress!,
+            documentIDs: doc.baseAddress!,
+            positions: p.baseAddress!)
         }
       }
     }

@@ -4,6 +4,7 @@
 
 import Foundation
 import LanternFormats
+import LanternTensor
 import LanternTestSupport
 import Testing
 
@@ -87,6 +88,9 @@ import Testing
         try reader.readRows(range, into: base)
       }
       #expect(sameBits(direct, batch.rows))
+      let side = try reader.readSide(range)
+      #expect(side.rows.isEmpty && side.tokenIDs == batch.tokenIDs && side.documentIDs == batch.documentIDs)
+      #expect(side.positions == batch.positions && sameBits(side.norms, batch.norms))
     }
     #expect(
       shardError { _ = try reader.readRows(200..<204) }
@@ -148,6 +152,24 @@ import Testing
     let discarded = try ShardWriter(url: url, info: makeInfo(d: 2))
     discarded.discard()
     #expect(!FileManager.default.fileExists(atPath: url.path))
+  }
+
+  @Test func tensorAppendEqualsArrayAppend() throws {
+    let directory = try Fixtures.temporaryDirectory("shard-tensor")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let data = SyntheticRows(count: 9, d: 5, seed: 21)
+    let (arrays, _) = try writeShard(
+      data, info: makeInfo(d: 5), rowsPerBlock: 4, in: directory, name: "a.lshard")
+    let url = directory.appendingPathComponent("t.lshard")
+    let writer = try ShardWriter(url: url, info: makeInfo(d: 5), rowsPerBlock: 4)
+    let tensor = Tensor(shape: [3, 3, 5], values: data.rows)
+    try writer.append(
+      rows: tensor, tokenIDs: data.tokenIDs, documentIDs: data.documentIDs, positions: data.positions)
+    try writer.finish()
+    #expect(try Data(contentsOf: url) == Data(contentsOf: arrays))
+    let bad = try ShardWriter(url: url, info: makeInfo(d: 5))
+    #expect(
+      shardError { try bad.append(rows: tensor, tokenIDs: [1], documentIDs: [1], positions: [1]) } != nil)
   }
 
   @Test func exportsNPY() throws {
