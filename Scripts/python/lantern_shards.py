@@ -9,6 +9,7 @@
         part = shard.rows(1000, 2000)       # rows [1000, 2000)
         tokens = shard.token_ids()          # int32; also document_ids() int64, positions() int32,
         norms = shard.norms()               # float32 L2 norms of the float32 rows before rounding
+        for first, rows, side in shard.iter_blocks(): ...   # streaming, one block at a time
         shard.verify()                      # every checksum; returns the file's CRC-32 as hex
 
 The byte layout is specified in docs/shard-format.md (and at the top of ShardReader.swift).
@@ -313,6 +314,11 @@ class Shard:
             "positions": np.frombuffer(raw, "<i4", n, 12 * n),
             "norms": np.frombuffer(raw, "<f4", n, 16 * n),
         }
+
+    def iter_blocks(self):
+        """Yields (first_row, rows float32 (n, d), side dict) block by block, one block in memory."""
+        for i, b in enumerate(self.blocks):
+            yield b.first_row, self.block_rows(i), self.block_side(i)
 
     def _span(self, start: int, stop: int | None):
         stop = self.row_count if stop is None else stop

@@ -95,6 +95,11 @@ def main() -> int:
                 a, b = sorted(rng.integers(0, n + 1, size=2))
                 check(f"{tag} rows [{a},{b})", same_bits(shard.rows(a, b), expected[a:b]))
                 check(f"{tag} tokens [{a},{b})", np.array_equal(shard.token_ids(a, b), tokens[a:b]))
+            streamed = list(shard.iter_blocks())
+            check(f"{tag} streaming equals random access",
+                  [f for f, _, _ in streamed] == [0, 48, 96]
+                  and same_bits(np.concatenate([r for _, r, _ in streamed]), expected)
+                  and np.array_equal(np.concatenate([s["token_ids"] for _, _, s in streamed]), tokens))
             raises(f"{tag} range past the end", lambda: shard.rows(100, n + 1))
             whole = f"{zlib.crc32(path.read_bytes()):08x}"
             check(f"{tag} verify returns the file CRC-32", shard.verify() == whole)
