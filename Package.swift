@@ -44,12 +44,16 @@ let package = Package(
       swiftSettings: computeSettings),
     .target(name: "LanternWire", swiftSettings: computeSettings),
     .target(name: "LanternPipeline", dependencies: ["Yams"], swiftSettings: computeSettings),
+    .target(
+      name: "LanternExtraction",
+      dependencies: ["LanternModels", "LanternShards", "LanternTokenizers", "LanternPipeline", "LanternFormats"],
+      swiftSettings: computeSettings),
     .target(name: "LanternTransport", dependencies: ["CZeroMQ"], swiftSettings: computeSettings),
     .executableTarget(
       name: "lantern",
       dependencies: [
         "LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers", "LanternModels",
-        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire", "LanternPipeline",
+        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire", "LanternPipeline", "LanternExtraction",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: computeSettings),
@@ -86,6 +90,10 @@ let package = Package(
       name: "LanternTransportTests", dependencies: ["LanternTransport", "CZeroMQ"], swiftSettings: computeSettings),
     .testTarget(
       name: "LanternPipelineTests", dependencies: ["LanternPipeline", "LanternTestSupport"],
+      swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternExtractionTests",
+      dependencies: ["LanternExtraction", "LanternShards", "LanternPipeline", "LanternTestSupport"],
       swiftSettings: computeSettings),
     .testTarget(
       name: "LanternCLITests",
