@@ -68,6 +68,8 @@ public struct Corpus: Sendable {
   public let ignoredFiles: [String]
   /// Reader options.
   public let options: CorpusOptions
+  /// Size of the read buffers (tests shrink it to exercise buffer boundaries).
+  var bufferSize = 1 << 20
 
   /// Opens a corpus file or directory.
   /// - Throws: `CorpusError` if the path is missing, holds no corpus files, mixes text and

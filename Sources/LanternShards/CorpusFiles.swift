@@ -134,7 +134,7 @@ struct CorpusLine {
   var length: Int64
 }
 
-/// Splits a byte stream into lines, keeping a 1 MiB window of it in memory.
+/// Splits a byte stream into lines, keeping a window of it (1 MiB by default) in memory.
 final class LineReader {
   private let source: any CorpusByteSource
   private var buffer: UnsafeMutableRawBufferPointer
@@ -146,9 +146,9 @@ final class LineReader {
   /// Number of the next line (1-based).
   private(set) var nextNumber: Int
 
-  init(source: any CorpusByteSource, offset: Int64 = 0, firstLineNumber: Int = 1) {
+  init(source: any CorpusByteSource, offset: Int64 = 0, firstLineNumber: Int = 1, bufferSize: Int = 1 << 20) {
     self.source = source
-    buffer = .allocate(byteCount: 1 << 20, alignment: 64)
+    buffer = .allocate(byteCount: max(bufferSize, 1), alignment: 64)
     self.offset = offset
     nextNumber = firstLineNumber
   }
@@ -206,9 +206,9 @@ final class LineReader {
 }
 
 /// Opens `path` as a byte stream from `offset` (an uncompressed offset for gzip files).
-func openByteStream(path: String, gzip: Bool, offset: Int64) throws -> any CorpusByteSource {
+func openByteStream(path: String, gzip: Bool, offset: Int64, bufferSize: Int) throws -> any CorpusByteSource {
   if !gzip { return try FileByteSource(path: path, offset: offset) }
-  let stream = try GzipByteSource(file: FileByteSource(path: path))
+  let stream = try GzipByteSource(file: FileByteSource(path: path), inputBufferSize: bufferSize)
   if offset > 0 { try stream.discard(offset, path: path) }
   return stream
 }

@@ -99,12 +99,16 @@ public final class CorpusReader {
         throw CorpusError.corpusChanged(
           path: path, reason: "byte \(offset) is not the start of a whole-file document")
       }
-      return WholeFileRecordSource(path: path, fileIndex: index, file: file, options: options)
+      return WholeFileRecordSource(
+        path: path, fileIndex: index, file: file, options: options, bufferSize: corpus.bufferSize)
     case .text, .jsonLines:
       return try LineRecordSource(
-        path: path, fileIndex: index, file: file, options: options, offset: offset, line: line)
+        path: path, fileIndex: index, file: file, options: options, offset: offset, line: line,
+        bufferSize: corpus.bufferSize)
     case .numpy, .binary:
-      return try TokenRecordSource(path: path, fileIndex: index, file: file, options: options, offset: offset)
+      return try TokenRecordSource(
+        path: path, fileIndex: index, file: file, options: options, offset: offset,
+        bufferSize: corpus.bufferSize)
     }
   }
 }

@@ -32,15 +32,16 @@ final class LineRecordSource: CorpusRecordSource {
   private let lines: LineReader
 
   /// Reads `path` from `offset` (a line start), numbering lines from `line`.
-  init(path: String, fileIndex: Int, file: CorpusFile, options: CorpusOptions, offset: Int64, line: Int)
-    throws
-  {
+  init(
+    path: String, fileIndex: Int, file: CorpusFile, options: CorpusOptions, offset: Int64, line: Int,
+    bufferSize: Int
+  ) throws {
     self.path = path
     self.fileIndex = fileIndex
     jsonLines = file.format == .jsonLines
     self.options = options
-    let stream = try openByteStream(path: path, gzip: file.gzip, offset: offset)
-    lines = LineReader(source: stream, offset: offset, firstLineNumber: line)
+    let stream = try openByteStream(path: path, gzip: file.gzip, offset: offset, bufferSize: bufferSize)
+    lines = LineReader(source: stream, offset: offset, firstLineNumber: line, bufferSize: bufferSize)
   }
 
   func next() throws -> CorpusRecord? {
@@ -112,9 +113,11 @@ final class WholeFileRecordSource: CorpusRecordSource {
   private let fileIndex: Int
   private let file: CorpusFile
   private let options: CorpusOptions
+  private let bufferSize: Int
   private var done = false
 
-  init(path: String, fileIndex: Int, file: CorpusFile, options: CorpusOptions) {
+  init(path: String, fileIndex: Int, file: CorpusFile, options: CorpusOptions, bufferSize: Int) {
+    self.bufferSize = max(bufferSize, 1)
     self.path = path
     self.fileIndex = fileIndex
     self.file = file
@@ -125,9 +128,9 @@ final class WholeFileRecordSource: CorpusRecordSource {
     if done { return nil }
     done = true
     let location = CorpusLocation(file: fileIndex, byteOffset: 0, line: 1)
-    let stream = try openByteStream(path: path, gzip: file.gzip, offset: 0)
+    let stream = try openByteStream(path: path, gzip: file.gzip, offset: 0, bufferSize: bufferSize)
     var bytes: [UInt8] = []
-    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
     defer { chunk.deallocate() }
     var total: Int64 = 0
     while true {

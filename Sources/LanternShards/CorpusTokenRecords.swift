@@ -54,7 +54,9 @@ final class TokenRecordSource: CorpusRecordSource {
   private let limit: Int64
 
   /// Opens `path` at `offset` (a document start; 0 means the first document).
-  init(path: String, fileIndex: Int, file: CorpusFile, options: CorpusOptions, offset: Int64) throws {
+  init(
+    path: String, fileIndex: Int, file: CorpusFile, options: CorpusOptions, offset: Int64, bufferSize: Int
+  ) throws {
     self.path = path
     self.fileIndex = fileIndex
     self.options = options
@@ -78,7 +80,7 @@ final class TokenRecordSource: CorpusRecordSource {
     }
     position = start
     stream = try FileByteSource(path: path, offset: start)
-    buffer = .allocate(byteCount: 1 << 20, alignment: 64)
+    buffer = .allocate(byteCount: max(bufferSize, 8), alignment: 64)
     limit = Int64(options.vocabularySize ?? Int(Int32.max) + 1)
   }
 

@@ -17,7 +17,7 @@
 import CZlib
 import Foundation
 
-/// Decompresses a gzip file on the fly, with fixed 256 KiB input buffer.
+/// Decompresses a gzip file on the fly through a fixed input buffer (256 KiB by default).
 final class GzipByteSource: CorpusByteSource {
   private let file: FileByteSource
   private let stream: UnsafeMutablePointer<z_stream>
@@ -30,13 +30,13 @@ final class GzipByteSource: CorpusByteSource {
   private var path: String { file.path }
 
   /// Starts decompressing `file` at its current position (which must be a member's start).
-  init(file: FileByteSource) throws {
+  init(file: FileByteSource, inputBufferSize: Int = 1 << 18) throws {
     self.file = file
     inputBase = file.offset
     // zlib keeps a pointer back to the z_stream, so it must never move: heap-allocated.
     stream = .allocate(capacity: 1)
     stream.initialize(to: z_stream())
-    input = .allocate(byteCount: 1 << 18, alignment: 64)
+    input = .allocate(byteCount: max(inputBufferSize, 1), alignment: 64)
     let status = inflateInit2_(stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
     guard status == Z_OK else {
       stream.deallocate()
