@@ -62,10 +62,13 @@ public final class ExtractionJob: @unchecked Sendable {
     }
     stopAfterLayer = ExtractionJob.lastLayer(hooks: settings.hooks, nLayers: model.config.nLayers)
 
-    let corpus = try Corpus(url: URL(fileURLWithPath: settings.corpus.path), options: corpusOptions(settings, vocabularySize: model.config.dVocab))
+    let corpus = try Corpus(
+      url: URL(fileURLWithPath: settings.corpus.path),
+      options: corpusOptions(settings, vocabularySize: model.config.dVocab))
     let windows = WindowSettings.activationsStore(
       contextSize: settings.contextSize, prependBOS: settings.prependBOS, bosToken: tokenizer.bosTokenID,
-      sequenceSeparatorToken: tokenizer.bosTokenID, disableConcatSequences: settings.packing == "per-document")
+      sequenceSeparatorToken: tokenizer.bosTokenID, disableConcatSequences: settings.packing == "per-document"
+    )
     let planSettings = PlanSettings(
       windows: windows, windowsPerUnit: settings.windowsPerUnit, maxTokens: settings.maxTokens)
     let tok = tokenizer
@@ -97,7 +100,9 @@ public final class ExtractionJob: @unchecked Sendable {
       (key: "seed", value: String(seed)),
     ])
     directory = try JobDirectory(url: url, spec: spec)
-    if directory.sweptTemporaries > 0 { log("removed \(directory.sweptTemporaries) leftover temporary file(s)") }
+    if directory.sweptTemporaries > 0 {
+      log("removed \(directory.sweptTemporaries) leftover temporary file(s)")
+    }
 
     let planURL = url.appendingPathComponent("plan.json")
     if let data = FileManager.default.contents(atPath: planURL.path) {
@@ -127,10 +132,14 @@ public final class ExtractionJob: @unchecked Sendable {
     var isDir: ObjCBool = false
     FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
     if !isDir.boolValue { return "gguf " + (try Durable.fileIdentity(path)) }
-    let files = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".safetensors") }
-      .sorted()
-    return try files.map { "\($0) " + (try Durable.fileIdentity((path as NSString).appendingPathComponent($0))) }
-      .joined(separator: "; ")
+    let files = try FileManager.default.contentsOfDirectory(atPath: path).filter {
+      $0.hasSuffix(".safetensors")
+    }
+    .sorted()
+    return try files.map {
+      "\($0) " + (try Durable.fileIdentity((path as NSString).appendingPathComponent($0)))
+    }
+    .joined(separator: "; ")
   }
 
   /// Identity of the tokenizer files (for a GGUF, the file itself holds the tokenizer).

@@ -48,7 +48,8 @@ extension ExtractionJob {
             report.unitsDone + 1, pending.count, done, totalTokens, rate, formatDuration(eta),
             formatBytes(report.bytes), ratio))
       }
-      try directory.commit(unit: output.unit, attempt: output.attempt, tokens: output.tokens, files: output.files)
+      try directory.commit(
+        unit: output.unit, attempt: output.attempt, tokens: output.tokens, files: output.files)
       report.unitsDone += 1
       report.tokens += output.tokens
       for f in output.files {

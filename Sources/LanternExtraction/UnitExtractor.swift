@@ -57,7 +57,9 @@ final class BoundedQueue<Element>: @unchecked Sendable {
 extension ExtractionJob {
   /// Extracts `unit` under `attempt` into temporaries; `progress(windowsDone)` is called after
   /// every batch. On error every temporary of this attempt is removed.
-  public func extract(unit: WorkUnit, attempt: UInt64, progress: (Int) -> Void = { _ in }) throws -> UnitOutput {
+  public func extract(unit: WorkUnit, attempt: UInt64, progress: (Int) -> Void = { _ in }) throws
+    -> UnitOutput
+  {
     let windows = try planner.windows(for: unit)
     let hooks = settings.hooks
     var writers: [ShardWriter] = []
@@ -68,7 +70,8 @@ extension ExtractionJob {
         temporaries.append(tmp)
         let d = try hookWidth(hook)
         let info = ShardInfo(
-          hook: hook, architecture: model.config.architecture, weightsHash: weightsHash, tokenizerHash: tokenizerHash,
+          hook: hook, architecture: model.config.architecture, weightsHash: weightsHash,
+          tokenizerHash: tokenizerHash,
           dtype: shardDType, layout: shardLayout, d: d, contextSize: settings.contextSize,
           prependBOS: settings.prependBOS, packing: settings.packing, unitID: unit.id, seed: seed,
           provenance: ["lantern": "extract", "attempt": String(attempt, radix: 16), "model": settings.model])
@@ -83,7 +86,10 @@ extension ExtractionJob {
     let queue = BoundedQueue<WriteBatch?>(capacity: 2)
     let failure = LockedBox<(any Error)?>(nil)
     let done = DispatchSemaphore(value: 0)
+    // The writers belong to the writer thread until `done` is signalled.
+    let owned = Unchecked(writers)
     let writerThread = Thread {
+      let writers = owned.value
       while let batch = queue.take() {
         if failure.value != nil { continue }
         do {
@@ -114,9 +120,12 @@ extension ExtractionJob {
         var h = Hooks()
         h.capture(hooks, into: store)
         let ids = batch.flatMap(\.tokens)
-        _ = try model.forward(tokens: ids, batch: batch.count, seqLen: t, stopAfterLayer: stopAfterLayer, hooks: h)
+        _ = try model.forward(
+          tokens: ids, batch: batch.count, seqLen: t, stopAfterLayer: stopAfterLayer, hooks: h)
         let acts = try hooks.map { name -> Tensor in
-          guard let a = store[name] else { throw ExtractionError("hook \(name) was not captured", hint: "a bug") }
+          guard let a = store[name] else {
+            throw ExtractionError("hook \(name) was not captured", hint: "a bug")
+          }
           return a
         }
         queue.put(
@@ -143,7 +152,10 @@ extension ExtractionJob {
       for (k, w) in writers.enumerated() {
         let summary = try w.finish()
         files.append(
-          (hook: hooks[k], temporary: temporaries[k], bytes: summary.bytes, rows: summary.rows, checksum: summary.checksum))
+          (
+            hook: hooks[k], temporary: temporaries[k], bytes: summary.bytes, rows: summary.rows,
+            checksum: summary.checksum
+          ))
       }
     } catch {
       for w in writers { w.discard() }
@@ -156,7 +168,9 @@ extension ExtractionJob {
   func hookWidth(_ hook: String) throws -> Int {
     let c = model.config
     if hook.hasSuffix("hook_scale") { return 1 }
-    if hook.hasSuffix("mlp.hook_pre") || hook.hasSuffix("mlp.hook_post") || hook.hasSuffix("mlp.hook_pre_linear") {
+    if hook.hasSuffix("mlp.hook_pre") || hook.hasSuffix("mlp.hook_post")
+      || hook.hasSuffix("mlp.hook_pre_linear")
+    {
       return c.dMLP
     }
     if hook.hasSuffix("attn.hook_q") || hook.hasSuffix("attn.hook_rot_q") || hook.hasSuffix("attn.hook_z") {
@@ -167,10 +181,17 @@ extension ExtractionJob {
     }
     if hook.hasSuffix("hook_attn_scores") || hook.hasSuffix("hook_pattern") {
       throw ExtractionError(
-        "hook \(hook) is per head pair of positions, not per token", hint: "extract per-token hooks (resid, mlp, attn_out, z...)")
+        "hook \(hook) is per head pair of positions, not per token",
+        hint: "extract per-token hooks (resid, mlp, attn_out, z...)")
     }
     return c.dModel
   }
+}
+
+/// Hands a non-Sendable value to another thread whose use of it does not overlap ours.
+final class Unchecked<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
 }
 
 /// A value behind a lock, for results passed between threads.

@@ -12,8 +12,9 @@ struct LanternCommand: ParsableCommand {
     commandName: "lantern",
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
     subcommands: [
-      ForwardCommand.self, TokenizeCommand.self, LensCommand.self, InspectModelCommand.self,
-      BenchCommand.self,
+      ExtractCommand.self, VerifyCommand.self, InspectCommand.self, ExportNPYCommand.self,
+      ForwardCommand.self,
+      TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self,
     ])
 
   /// Runs the command line; never returns.
@@ -28,6 +29,8 @@ struct LanternCommand: ParsableCommand {
       reportAndExit(error, code: 4)
     } catch let error as TokenizerError {
       reportAndExit(error, code: 5)
+    } catch let error as ExitCode {
+      Foundation.exit(error.rawValue)
     } catch let error as CLIError {
       reportAndExit(error, code: 2)
     } catch {
