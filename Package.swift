@@ -92,12 +92,10 @@ let package = Package(
       name: "LanternPipelineTests", dependencies: ["LanternPipeline", "LanternTestSupport"],
       swiftSettings: computeSettings),
     .testTarget(
-      name: "LanternExtractionTests",
-      dependencies: ["LanternExtraction", "LanternShards", "LanternPipeline", "LanternTestSupport"],
-      swiftSettings: computeSettings),
-    .testTarget(
       name: "LanternCLITests",
-      dependencies: ["LanternTestSupport", "LanternCompression", "LanternTransport"],
+      dependencies: [
+        "lantern", "LanternTestSupport", "LanternFormats", "LanternCompression", "LanternTransport", "LanternShards",
+      ],
       swiftSettings: computeSettings),
   ]
 )

@@ -74,7 +74,7 @@ extension ExtractionJob {
           tokenizerHash: tokenizerHash,
           dtype: shardDType, layout: shardLayout, d: d, contextSize: settings.contextSize,
           prependBOS: settings.prependBOS, packing: settings.packing, unitID: unit.id, seed: seed,
-          provenance: ["lantern": "extract", "attempt": String(attempt, radix: 16), "model": settings.model])
+          provenance: ["lantern": "extract", "model": settings.model])
         writers.append(try ShardWriter(url: tmp, info: info))
       }
     } catch {
