@@ -46,7 +46,8 @@ public final class ExtractionJob: @unchecked Sendable {
   /// Opens (or creates) the job at `directory`.
   /// - Parameter log: receives one-line progress notes (planning, resuming).
   public init(
-    settings: ExtractionSettings, seed: UInt64, directory url: URL, log: (String) -> Void = { _ in }
+    settings: ExtractionSettings, seed: UInt64, directory url: URL, role: JobDirectory.Role = .owner,
+    log: (String) -> Void = { _ in }
   ) throws {
     try settings.validate(source: "extraction settings")
     self.settings = settings
@@ -99,7 +100,7 @@ public final class ExtractionJob: @unchecked Sendable {
       (key: "threads", value: String(settings.threads)),
       (key: "seed", value: String(seed)),
     ])
-    directory = try JobDirectory(url: url, spec: spec)
+    directory = try JobDirectory(url: url, spec: spec, role: role)
     if directory.sweptTemporaries > 0 {
       log("removed \(directory.sweptTemporaries) leftover temporary file(s)")
     }
@@ -110,6 +111,8 @@ public final class ExtractionJob: @unchecked Sendable {
       try planner.checkCompatible(with: stored)
       try corpus.checkUnchanged(against: stored.corpus.files)
       plan = stored
+    } else if role == .worker {
+      throw ExtractionError("\(planURL.path) is missing", hint: "the coordinator writes the plan before assigning work")
     } else {
       log("planning: reading and tokenizing \(settings.corpus.path)")
       plan = try planner.makePlan()

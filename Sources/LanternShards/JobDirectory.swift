@@ -93,8 +93,17 @@ public final class JobDirectory {
   /// Temporaries removed when the directory was opened.
   public let sweptTemporaries: Int
 
+  /// How a process uses the job directory.
+  public enum Role: Sendable {
+    /// The one process that commits (single-machine extraction, or the coordinator): creates the
+    /// directory, sweeps temporaries, appends the manifest.
+    case owner
+    /// A cluster worker: the directory must exist; nothing is swept, the manifest is read-only.
+    case worker
+  }
+
   /// Opens `url`, creating it with `spec` if new; refuses a directory whose frozen spec differs.
-  public init(url: URL, spec: JobSpec) throws {
+  public init(url: URL, spec: JobSpec, role: Role = .owner) throws {
     self.url = url
     self.spec = spec
     let fm = FileManager.default
@@ -110,6 +119,8 @@ public final class JobDirectory {
           url.path, "this job directory holds a different job: " + diff.joined(separator: "; "),
           hint: "rerun with the original settings to resume, or use a new --out directory")
       }
+    } else if role == .worker {
+      throw JobError(url.path, "no job.yaml: the coordinator has not created this job", hint: "check the shared path")
     } else {
       if fm.fileExists(atPath: url.path),
         let items = try? fm.contentsOfDirectory(atPath: url.path), !items.isEmpty
@@ -126,8 +137,8 @@ public final class JobDirectory {
       }
       try Durable.writeAtomically(Data(spec.yaml.utf8), to: specURL)
     }
-    manifest = try Manifest(path: url.appendingPathComponent("manifest.jsonl").path)
-    sweptTemporaries = try JobDirectory.sweep(url.appendingPathComponent("shards"))
+    manifest = try Manifest(path: url.appendingPathComponent("manifest.jsonl").path, readOnly: role == .worker)
+    sweptTemporaries = role == .owner ? try JobDirectory.sweep(url.appendingPathComponent("shards")) : 0
   }
 
   /// Removes attempt-private temporaries under `shards/*/` whose attempt `keep` does not

@@ -66,7 +66,10 @@ public final class Manifest {
   }
 
   /// Opens (or creates) the manifest at `path`, validating every line.
-  public init(path: String) throws {
+  /// - Parameter readOnly: a reader that is not the manifest's writer (a worker while the
+  ///   coordinator appends): it never truncates a torn tail (it may be an append in flight) and
+  ///   cannot append.
+  public init(path: String, readOnly: Bool = false) throws {
     self.path = path
     if let data = FileManager.default.contents(atPath: path), !data.isEmpty {
       var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
@@ -90,15 +93,17 @@ public final class Manifest {
           entries.append(entry)
         }
       }
-      if droppedTail {
+      if droppedTail && !readOnly {
         guard truncate(path, off_t(validBytes)) == 0 else {
           throw JobError(
             path, "cannot truncate a torn last line: \(Durable.errnoText())", hint: "check permissions")
         }
       }
     }
-    log = try AppendLog(path: path)
-    try Durable.fsync(path: (path as NSString).deletingLastPathComponent)
+    if !readOnly {
+      log = try AppendLog(path: path)
+      try Durable.fsync(path: (path as NSString).deletingLastPathComponent)
+    }
   }
 
   static func parse(_ raw: Data) -> ManifestEntry? {
@@ -118,8 +123,11 @@ public final class Manifest {
   @discardableResult
   public func append(_ entry: ManifestEntry) throws -> Bool {
     if index[entry.unit] != nil { return false }
+    guard let log else {
+      throw JobError(path, "the manifest is open read-only", hint: "only the coordinator appends")
+    }
     let json = Manifest.canonical(entry)
-    try log!.append(line: "{\"crc32\":\"\(Durable.crc32Hex(json))\",\"entry\":\(json)}")
+    try log.append(line: "{\"crc32\":\"\(Durable.crc32Hex(json))\",\"entry\":\(json)}")
     index[entry.unit] = entries.count
     entries.append(entry)
     return true
