@@ -116,7 +116,6 @@ public final class CorpusPlanner: Sendable {
           if totals.windows == maxWindows { stop = true }
         }
         if stop {
-          totals.budgetReached = true
           close(truncated: true)
           break
         }
@@ -125,6 +124,7 @@ public final class CorpusPlanner: Sendable {
       progress?(PlanProgress(documents: totals.documents, windows: totals.windows, units: units.count))
     }
     close(truncated: false)
+    totals.budgetReached = stop
     skipped.merge(reader.skipped)
     totals.tokens = totals.windows * c
     var plan = CorpusPlan(
