@@ -51,7 +51,7 @@ func makePlanner(
 ) throws -> CorpusPlanner {
   try CorpusPlanner(
     corpus: Corpus(url: Fixtures.url("corpus/" + relative), options: options), settings: settings,
-    tokenizer: tokenizer, pool: pool, batchDocuments: batch)
+    tokenizer: tokenizer, pool: pool, batchDocuments: batch, batchBytes: batch == 4 ? 20 : 16 << 20)
 }
 
 @Suite struct PlanTests {
