@@ -78,7 +78,9 @@ public final class CorpusPlanner: Sendable {
     let maxWindows = settings.maxWindows ?? Int.max
     var units: [WorkUnit] = []
     var totals = PlanTotals()
-    var skipped = SkippedRecords()
+    var tokenizerSkips = SkippedRecords()
+    var readerSkips = SkippedRecords()
+    var pendingError: Error? = nil
     var current: WorkUnit? = nil
     var checksum = TokenChecksum()
     var stop = maxWindows == 0
@@ -94,11 +96,20 @@ public final class CorpusPlanner: Sendable {
       units.append(unit)
     }
 
+    // The reader runs a batch ahead of the packer; what it meets past the budget's last document
+    // (bad records, errors) must not change the plan, so skips are counted per consumed document
+    // and a read error is thrown only when its place is reached.
     while !stop {
-      let batch = try nextBatch(reader)
-      if batch.isEmpty { break }
-      let tokenized = try tokenize(batch, skipped: &skipped)
-      for (document, tokens) in zip(batch, tokenized) {
+      if let pendingError { throw pendingError }
+      let batch = nextBatch(reader, error: &pendingError)
+      if batch.isEmpty {
+        if let pendingError { throw pendingError }
+        break
+      }
+      let tokenized = tokenize(batch.map(\.document))
+      for ((document, skipsSoFar), result) in zip(batch, tokenized) {
+        let tokens = try unwrap(result, skipped: &tokenizerSkips)
+        readerSkips = skipsSoFar
         if current == nil {
           current = WorkUnit(
             index: units.count, id: WorkUnit.id(index: units.count), firstDocument: document.id,
@@ -129,7 +140,8 @@ public final class CorpusPlanner: Sendable {
     }
     close(truncated: false)
     totals.budgetReached = stop
-    skipped.merge(reader.skipped)
+    var skipped = stop ? readerSkips : reader.skipped
+    skipped.merge(tokenizerSkips)
     totals.tokens = totals.windows * c
     var plan = CorpusPlan(
       version: CorpusPlan.currentVersion,
@@ -140,16 +152,27 @@ public final class CorpusPlanner: Sendable {
     return plan
   }
 
-  /// The next documents to tokenize together.
-  private func nextBatch(_ reader: CorpusReader) throws -> [CorpusDocument] {
-    var batch: [CorpusDocument] = []
+  /// The next documents to tokenize together, each with the reader's skip tally right after it.
+  /// A read error ends the batch and is handed back in `error`.
+  private func nextBatch(_ reader: CorpusReader, error: inout Error?) -> [(
+    document: CorpusDocument, skipped: SkippedRecords
+  )] {
+    var batch: [(document: CorpusDocument, skipped: SkippedRecords)] = []
     var bytes = 0
-    while batch.count < batchDocuments && bytes < batchBytes, let document = try reader.next() {
+    while batch.count < batchDocuments && bytes < batchBytes {
+      let document: CorpusDocument?
+      do {
+        document = try reader.next()
+      } catch let failure {
+        error = failure
+        break
+      }
+      guard let document else { break }
       switch document.content {
       case .text(let text): bytes += text.utf8.count
       case .tokens(let ids): bytes += 4 * ids.count
       }
-      batch.append(document)
+      batch.append((document, reader.skipped))
     }
     return batch
   }
@@ -169,8 +192,8 @@ public final class CorpusPlanner: Sendable {
     }
   }
 
-  /// Token ids of each document (empty for a skipped bad one), tokenized in parallel with the pool.
-  func tokenize(_ documents: [CorpusDocument], skipped: inout SkippedRecords) throws -> [[Int32]] {
+  /// Token ids of each document or its bad record, tokenized in parallel with the pool.
+  func tokenize(_ documents: [CorpusDocument]) -> [Result<[Int32], CorpusError>] {
     var results = [Result<[Int32], CorpusError>](repeating: .success([]), count: documents.count)
     let limit = corpus.options.vocabularySize ?? Int(Int32.max) + 1
     let encode = tokenizer?.encode
@@ -187,18 +210,19 @@ public final class CorpusPlanner: Sendable {
         work(0..<documents.count)
       }
     }
-    var tokens: [[Int32]] = []
-    tokens.reserveCapacity(documents.count)
-    for result in results {
-      switch result {
-      case .success(let ids): tokens.append(ids)
-      case .failure(let error):
-        guard case .badRecord(let record) = error, corpus.options.skipBadRecords else { throw error }
-        skipped.add(record)
-        tokens.append([])
-      }
+    return results
+  }
+
+  /// The tokens of a result; a bad record is thrown, or counted (and the document left empty)
+  /// when skipping.
+  func unwrap(_ result: Result<[Int32], CorpusError>, skipped: inout SkippedRecords) throws -> [Int32] {
+    switch result {
+    case .success(let ids): return ids
+    case .failure(let error):
+      guard case .badRecord(let record) = error, corpus.options.skipBadRecords else { throw error }
+      skipped.add(record)
+      return []
     }
-    return tokens
   }
 
   /// One document's token ids, validated.
@@ -274,7 +298,7 @@ extension CorpusPlanner {
   ) {
     let documents = try self.documents(for: unit)
     var ignored = SkippedRecords()
-    let tokens = try tokenize(documents, skipped: &ignored)
+    let tokens = try tokenize(documents).map { try unwrap($0, skipped: &ignored) }
     var packer = try WindowPacker(settings: settings.windows)
     var windows: [Window] = []
     windows.reserveCapacity(unit.windowCount)

@@ -298,4 +298,39 @@ func makePlanner(
     let mixed = try makePlanner(settings, corpus: "bad-mixed", options: CorpusOptions(skipBadRecords: true))
     #expect(try mixed.makePlan().skipped.counts == CorpusExpectations.shared.bad_mixed.counts)
   }
+
+  @Test func readingAheadNeverChangesThePlan() throws {
+    // The budget ends at line 2; line 3 is bad. Whatever the batch size, the plan is the same,
+    // and without a budget the bad line is an error.
+    let directory = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let lines = [
+      "{\"text\": \"abc\"}", "{\"text\": \"def\"}", "{oops", "{\"text\": 7}", "{\"text\": \"ghi\"}",
+    ]
+    try Data((lines.joined(separator: "\n") + "\n").utf8).write(
+      to: directory.appendingPathComponent("c.jsonl"))
+    let windows = WindowSettings(contextSize: 4, beginBatchToken: 1)
+    let budget = PlanSettings(windows: windows, windowsPerUnit: 1, maxTokens: 8)
+    for skip in [false, true] {
+      let corpus = try Corpus(url: directory, options: CorpusOptions(skipBadRecords: skip))
+      let plans = try [1, 2, 512].map {
+        try CorpusPlanner(corpus: corpus, settings: budget, tokenizer: byteTokenizer, batchDocuments: $0)
+          .makePlan()
+      }
+      #expect(plans[0].totals.windows == 2 && plans[0].totals.documents == 2 && plans[0].skipped.total == 0)
+      #expect(plans[1] == plans[0] && plans[2] == plans[0])
+    }
+    let all = PlanSettings(windows: windows, windowsPerUnit: 1)
+    let strict = try CorpusPlanner(corpus: Corpus(url: directory), settings: all, tokenizer: byteTokenizer)
+    guard case .badRecord(let record)? = catchError({ try strict.makePlan() }) else {
+      Issue.record("line 3 must fail without a budget")
+      return
+    }
+    #expect(record.line == 3)
+    let lenient = try CorpusPlanner(
+      corpus: Corpus(url: directory, options: CorpusOptions(skipBadRecords: true)), settings: all,
+      tokenizer: byteTokenizer, batchDocuments: 2)
+    let plan = try lenient.makePlan()
+    #expect(plan.totals.documents == 3 && plan.skipped.counts == ["invalidJSON": 1, "nonStringField": 1])
+  }
 }
