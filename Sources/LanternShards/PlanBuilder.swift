@@ -1,13 +1,14 @@
 // The planner: streams the corpus once, tokenizes it (in parallel when given a thread pool),
 // packs each unit's documents into windows and records the units (rules in Plan.swift).
 //
-// Streaming: documents are read and tokenized in batches (`batchDocuments` at a time), packed,
+// Streaming: documents are read and tokenized in batches (up to `batchDocuments` documents and
+// `batchBytes` of text or tokens), packed,
 // and dropped; only the unit table is kept. Determinism: a batch is tokenized in parallel into
 // slots indexed by document, then packed in order on the calling thread, so the plan (and its
 // hash) is the same for any thread count. The tokenizer must be a pure function of its text.
 // A tokenizer failure or an out-of-range id is a bad record like any other: an error naming
 // the document's file and line, or with `skipBadRecords` counted and the document left empty
-// (it keeps its id and adds no tokens). Windows of a unit: PlanUnits.swift.
+// (it keeps its id and adds no tokens). Rebuilding one unit is at the end of the file.
 
 import LanternTensor
 
@@ -42,13 +43,15 @@ public final class CorpusPlanner: Sendable {
   private let pool: ThreadPool?
   /// Documents read and tokenized together.
   public let batchDocuments: Int
+  /// Bytes of text (or 4 per token) read and tokenized together, at least one document.
+  public let batchBytes: Int
 
   /// - Parameters:
   ///   - tokenizer: required for text corpora; must be nil for token corpora.
   ///   - pool: tokenizes batches in parallel; the plan does not depend on its thread count.
   public init(
     corpus: Corpus, settings: PlanSettings, tokenizer: PlanTokenizer?, pool: ThreadPool? = nil,
-    batchDocuments: Int = 512
+    batchDocuments: Int = 512, batchBytes: Int = 16 << 20
   ) throws {
     try settings.validate()
     if corpus.isTokenized && tokenizer != nil {
@@ -64,6 +67,7 @@ public final class CorpusPlanner: Sendable {
     self.tokenizer = tokenizer
     self.pool = pool
     self.batchDocuments = max(1, batchDocuments)
+    self.batchBytes = max(1, batchBytes)
   }
 
   /// Reads (up to the budget of) the corpus and returns the plan.
@@ -74,7 +78,9 @@ public final class CorpusPlanner: Sendable {
     let maxWindows = settings.maxWindows ?? Int.max
     var units: [WorkUnit] = []
     var totals = PlanTotals()
-    var skipped = SkippedRecords()
+    var tokenizerSkips = SkippedRecords()
+    var readerSkips = SkippedRecords()
+    var pendingError: Error? = nil
     var current: WorkUnit? = nil
     var checksum = TokenChecksum()
     var stop = maxWindows == 0
@@ -90,11 +96,20 @@ public final class CorpusPlanner: Sendable {
       units.append(unit)
     }
 
+    // The reader runs a batch ahead of the packer; what it meets past the budget's last document
+    // (bad records, errors) must not change the plan, so skips are counted per consumed document
+    // and a read error is thrown only when its place is reached.
     while !stop {
-      let batch = try reader.next(batchDocuments)
-      if batch.isEmpty { break }
-      let tokenized = try tokenize(batch, skipped: &skipped)
-      for (document, tokens) in zip(batch, tokenized) {
+      if let pendingError { throw pendingError }
+      let batch = nextBatch(reader, error: &pendingError)
+      if batch.isEmpty {
+        if let pendingError { throw pendingError }
+        break
+      }
+      let tokenized = tokenize(batch.map(\.document))
+      for ((document, skipsSoFar), result) in zip(batch, tokenized) {
+        let tokens = try unwrap(result, skipped: &tokenizerSkips)
+        readerSkips = skipsSoFar
         if current == nil {
           current = WorkUnit(
             index: units.count, id: WorkUnit.id(index: units.count), firstDocument: document.id,
@@ -116,7 +131,6 @@ public final class CorpusPlanner: Sendable {
           if totals.windows == maxWindows { stop = true }
         }
         if stop {
-          totals.budgetReached = true
           close(truncated: true)
           break
         }
@@ -125,7 +139,9 @@ public final class CorpusPlanner: Sendable {
       progress?(PlanProgress(documents: totals.documents, windows: totals.windows, units: units.count))
     }
     close(truncated: false)
-    skipped.merge(reader.skipped)
+    totals.budgetReached = stop
+    var skipped = stop ? readerSkips : reader.skipped
+    skipped.merge(tokenizerSkips)
     totals.tokens = totals.windows * c
     var plan = CorpusPlan(
       version: CorpusPlan.currentVersion,
@@ -134,6 +150,31 @@ public final class CorpusPlanner: Sendable {
       skipped: skipped, contentHash: "")
     plan.contentHash = try plan.computeContentHash()
     return plan
+  }
+
+  /// The next documents to tokenize together, each with the reader's skip tally right after it.
+  /// A read error ends the batch and is handed back in `error`.
+  private func nextBatch(_ reader: CorpusReader, error: inout Error?) -> [(
+    document: CorpusDocument, skipped: SkippedRecords
+  )] {
+    var batch: [(document: CorpusDocument, skipped: SkippedRecords)] = []
+    var bytes = 0
+    while batch.count < batchDocuments && bytes < batchBytes {
+      let document: CorpusDocument?
+      do {
+        document = try reader.next()
+      } catch let failure {
+        error = failure
+        break
+      }
+      guard let document else { break }
+      switch document.content {
+      case .text(let text): bytes += text.utf8.count
+      case .tokens(let ids): bytes += 4 * ids.count
+      }
+      batch.append((document, reader.skipped))
+    }
+    return batch
   }
 
   /// Throws unless `plan` was made from this corpus (same files and sizes, options), these
@@ -151,8 +192,8 @@ public final class CorpusPlanner: Sendable {
     }
   }
 
-  /// Token ids of each document (empty for a skipped bad one), tokenized in parallel with the pool.
-  func tokenize(_ documents: [CorpusDocument], skipped: inout SkippedRecords) throws -> [[Int32]] {
+  /// Token ids of each document or its bad record, tokenized in parallel with the pool.
+  func tokenize(_ documents: [CorpusDocument]) -> [Result<[Int32], CorpusError>] {
     var results = [Result<[Int32], CorpusError>](repeating: .success([]), count: documents.count)
     let limit = corpus.options.vocabularySize ?? Int(Int32.max) + 1
     let encode = tokenizer?.encode
@@ -169,18 +210,19 @@ public final class CorpusPlanner: Sendable {
         work(0..<documents.count)
       }
     }
-    var tokens: [[Int32]] = []
-    tokens.reserveCapacity(documents.count)
-    for result in results {
-      switch result {
-      case .success(let ids): tokens.append(ids)
-      case .failure(let error):
-        guard case .badRecord(let record) = error, corpus.options.skipBadRecords else { throw error }
-        skipped.add(record)
-        tokens.append([])
-      }
+    return results
+  }
+
+  /// The tokens of a result; a bad record is thrown, or counted (and the document left empty)
+  /// when skipping.
+  func unwrap(_ result: Result<[Int32], CorpusError>, skipped: inout SkippedRecords) throws -> [Int32] {
+    switch result {
+    case .success(let ids): return ids
+    case .failure(let error):
+      guard case .badRecord(let record) = error, corpus.options.skipBadRecords else { throw error }
+      skipped.add(record)
+      return []
     }
-    return tokens
   }
 
   /// One document's token ids, validated.
@@ -214,5 +256,86 @@ public final class CorpusPlanner: Sendable {
       out[i] = Int32(id)
     }
     return .success(out)
+  }
+}
+
+// MARK: - Rebuilding a unit
+//
+// Rebuilding one work unit: read only its documents (from the location the plan stored), tokenize
+// them, pack them from an empty window, keep the first `windowCount` windows, and check them
+// against the unit's checksum. Also the way back from an activation row to its text:
+// `document(_:in:)` finds a document's unit and reads forward from the unit's start.
+//
+// Cost of a unit start inside a gzip file: the stream is decompressed (not parsed) from the
+// file's start up to the unit's offset, as gzip has no random access; keep .jsonl.gz files
+// to moderate sizes (datasets ship them in shards of ~100 MB) for cheap unit starts.
+
+extension CorpusPlanner {
+  /// The unit's documents, read from the corpus (bad records skipped as when planning).
+  public func documents(for unit: WorkUnit) throws -> [CorpusDocument] {
+    let reader = try corpus.documents(from: unit.start, firstDocumentID: unit.firstDocument)
+    let documents = try reader.next(unit.documentCount)
+    guard documents.count == unit.documentCount else {
+      throw CorpusError.unitMismatch(
+        unit: unit.id,
+        reason:
+          "the corpus has \(documents.count) documents from \(corpus.describe(unit.start)), the plan \(unit.documentCount)"
+      )
+    }
+    return documents
+  }
+
+  /// The unit's windows: exactly `unit.windowCount` of them, identical to those the planner
+  /// counted and to a fresh `WindowPacker` run over the unit's documents alone.
+  /// - Throws: `unitMismatch` if the corpus or tokenizer no longer reproduce the plan.
+  public func windows(for unit: WorkUnit) throws -> [Window] {
+    try windowsAndDocuments(for: unit).windows
+  }
+
+  /// The unit's windows and the documents they were built from.
+  public func windowsAndDocuments(for unit: WorkUnit) throws -> (
+    windows: [Window], documents: [CorpusDocument]
+  ) {
+    let documents = try self.documents(for: unit)
+    var ignored = SkippedRecords()
+    let tokens = try tokenize(documents).map { try unwrap($0, skipped: &ignored) }
+    var packer = try WindowPacker(settings: settings.windows)
+    var windows: [Window] = []
+    windows.reserveCapacity(unit.windowCount)
+    var checksum = TokenChecksum()
+    for (document, ids) in zip(documents, tokens) where windows.count < unit.windowCount {
+      packer.add(document: document.id, tokens: ids) { window in
+        guard windows.count < unit.windowCount else { return }
+        checksum.add(window.tokens)
+        windows.append(window)
+      }
+    }
+    guard windows.count == unit.windowCount else {
+      throw CorpusError.unitMismatch(
+        unit: unit.id,
+        reason: "its documents now make \(windows.count) windows, the plan says \(unit.windowCount)")
+    }
+    guard checksum.hex == unit.checksum else {
+      throw CorpusError.unitMismatch(
+        unit: unit.id,
+        reason: "its window tokens have checksum \(checksum.hex), the plan says \(unit.checksum)")
+    }
+    return (windows, documents)
+  }
+
+  /// Document `id` of the corpus, found through the unit that holds it.
+  /// - Throws: `invalidSettings` if no unit of `plan` holds the document.
+  public func document(_ id: Int, in plan: CorpusPlan) throws -> CorpusDocument {
+    guard let unit = plan.unit(containingDocument: id) else {
+      throw CorpusError.invalidSettings(
+        reason: "document \(id) is in no work unit of the plan (\(plan.units.count) units)",
+        hint: "pass a document id taken from a window of this plan")
+    }
+    let reader = try corpus.documents(from: unit.start, firstDocumentID: unit.firstDocument)
+    while let document = try reader.next() {
+      if document.id == id { return document }
+      if document.id > id { break }
+    }
+    throw CorpusError.unitMismatch(unit: unit.id, reason: "document \(id) is no longer where the plan put it")
   }
 }

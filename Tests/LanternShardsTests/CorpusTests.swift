@@ -198,6 +198,7 @@ func tokens(_ document: CorpusDocument) -> [Int32]? {
       ("tokens/stream-u2.npy", CorpusOptions(tokenDocuments: .delimiter(999))),
       ("tokens/stream-u32.bin", CorpusOptions(binaryTokenType: .uint32, tokenDocuments: .fixedLength(7))),
       ("tokens/rows-i4.npy", CorpusOptions()), ("tokens/list-i8.npy", CorpusOptions()),
+      ("jsonl/docs.jsonl", CorpusOptions(skipBadRecords: true, maxRecordBytes: 64)),
     ]
     for (relative, options) in cases {
       let reference = try readAll(relative, options)
