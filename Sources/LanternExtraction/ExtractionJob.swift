@@ -112,7 +112,8 @@ public final class ExtractionJob: @unchecked Sendable {
       try corpus.checkUnchanged(against: stored.corpus.files)
       plan = stored
     } else if role == .worker {
-      throw ExtractionError("\(planURL.path) is missing", hint: "the coordinator writes the plan before assigning work")
+      throw ExtractionError(
+        "\(planURL.path) is missing", hint: "the coordinator writes the plan before assigning work")
     } else {
       log("planning: reading and tokenizing \(settings.corpus.path)")
       plan = try planner.makePlan()

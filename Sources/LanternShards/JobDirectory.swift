@@ -120,7 +120,8 @@ public final class JobDirectory {
           hint: "rerun with the original settings to resume, or use a new --out directory")
       }
     } else if role == .worker {
-      throw JobError(url.path, "no job.yaml: the coordinator has not created this job", hint: "check the shared path")
+      throw JobError(
+        url.path, "no job.yaml: the coordinator has not created this job", hint: "check the shared path")
     } else {
       if fm.fileExists(atPath: url.path),
         let items = try? fm.contentsOfDirectory(atPath: url.path), !items.isEmpty
@@ -137,7 +138,8 @@ public final class JobDirectory {
       }
       try Durable.writeAtomically(Data(spec.yaml.utf8), to: specURL)
     }
-    manifest = try Manifest(path: url.appendingPathComponent("manifest.jsonl").path, readOnly: role == .worker)
+    manifest = try Manifest(
+      path: url.appendingPathComponent("manifest.jsonl").path, readOnly: role == .worker)
     sweptTemporaries = role == .owner ? try JobDirectory.sweep(url.appendingPathComponent("shards")) : 0
   }
 
