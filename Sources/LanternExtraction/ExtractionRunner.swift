@@ -35,7 +35,7 @@ extension ExtractionJob {
       let before = report.tokens
       let output = try extract(unit: unit, attempt: epoch << 32 | counter) { windowsDone in
         let now = Date()
-        guard now.timeIntervalSince(lastStatus) >= 1 else { return }
+        guard now.timeIntervalSince(lastStatus) >= 1 else { return true }
         lastStatus = now
         let done = before + windowsDone * settings.contextSize
         let elapsed = now.timeIntervalSince(start)
@@ -47,6 +47,7 @@ extension ExtractionJob {
             format: "unit %d/%d  %d/%d tokens  %.0f tok/s  ETA %@  %@ written (%.2f× smaller than fp32)",
             report.unitsDone + 1, pending.count, done, totalTokens, rate, formatDuration(eta),
             formatBytes(report.bytes), ratio))
+        return true
       }
       try directory.commit(
         unit: output.unit, attempt: output.attempt, tokens: output.tokens, files: output.files)

@@ -20,6 +20,12 @@ public struct UnitOutput: Sendable {
   public var files: [(hook: String, temporary: URL, bytes: Int, rows: Int, checksum: String)]
 }
 
+/// Thrown by `extract` when its progress callback asks to stop.
+public struct CancelledError: Error, CustomStringConvertible {
+  public init() {}
+  public var description: String { "cancelled" }
+}
+
 /// A batch handed from the forward thread to the writer thread.
 private struct WriteBatch {
   var activations: [Tensor]  // one per hook, (rows, d)
@@ -138,7 +144,10 @@ extension ExtractionJob {
       }
       tokens += batch.count * t
       windowsDone += batch.count
-      progress(windowsDone)
+      if !progress(windowsDone) {
+        forwardError = CancelledError()
+        break
+      }
       i = j
     }
     queue.put(nil)
