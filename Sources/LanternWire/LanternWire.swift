@@ -1,1 +1,1 @@
-// LanternWire: the cluster protocol as pure values and state machines (no sockets).
+// LanternWire: the cluster protocol (docs/protocol.md) as pure values and state machines, no sockets.
