@@ -107,8 +107,13 @@ extension CoordinatorState {
     }
     var carried: Int?
     if let slot = slotOf[peer] {
-      // The same id again: a reconnect (it still holds its unit) or a restart (it does not).
-      var end = SessionEnd.failure("worker restarted while holding the unit")
+      // The same id again: the same process reconnecting (an ASSIGN may have been lost on the way,
+      // so a unit it no longer reports is released) or a new process (the unit fails: it may have
+      // crashed the old one).
+      var end =
+        sessions[slot].incarnation == ready.incarnation
+        ? SessionEnd.release("worker reconnected without the unit")
+        : SessionEnd.failure("worker restarted while holding the unit")
       if let unit = sessions[slot].unit, let holding = ready.holding, holding.unit == units[unit].id {
         switch units[unit].phase {
         case .leased(_, let attempt, _) where attempt == holding.attempt:
@@ -123,7 +128,8 @@ extension CoordinatorState {
     }
     let kinds = ready.capabilities.kinds.compactMap { kindIndex[$0] }
     let session = Session(
-      peer: peer, worker: worker, capabilities: ready.capabilities, kinds: kinds, lastHeard: now, lastSent: now)
+      peer: peer, worker: worker, incarnation: ready.incarnation, capabilities: ready.capabilities, kinds: kinds,
+      lastHeard: now, lastSent: now)
     slotOf[peer] = sessions.count
     sessions.append(session)
     send(peer, .welcome(Welcome(heartbeatMs: UInt32(config.heartbeatMs), jobID: config.jobID)))

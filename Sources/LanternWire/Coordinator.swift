@@ -179,6 +179,7 @@ struct AwaitedCommit: Equatable {
 struct Session {
   let peer: PeerID
   let worker: String
+  let incarnation: UInt64
   var capabilities: Capabilities
   var kinds: [Int]
   var lastHeard: Int64
@@ -335,10 +336,11 @@ public struct CoordinatorState: Sendable {
   public func attemptIsLive(unit: String, attempt: Attempt) -> Bool {
     guard let index = unitIndex[unit] else { return false }
     switch units[index].phase {
-    case .leased(_, let held, _), .authorized(_, let held, _), .recording(_, let held),
-      .reclaimable(_, let held):
+    case .leased(_, let held, _), .authorized(_, let held, _), .recording(_, let held):
       return held == attempt
-    case .pending: return units[index].lastAttempt == attempt
+    case .pending, .reclaimable:
+      // Re-adoptable by a reconnecting worker unless a newer attempt is known (see `reclaim`).
+      return units[index].lastAttempt.map { attempt >= $0 } ?? true
     case .done, .givenUp: return false
     }
   }

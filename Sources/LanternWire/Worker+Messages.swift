@@ -20,6 +20,8 @@ extension WorkerState {
     if isRegistering {
       switch message {
       case .welcome(let welcome): welcomed(welcome)
+      // A READY is already on its way: later "reconnect"s answer messages sent before it.
+      case .disconnect(.reconnect, _): break
       case .disconnect(let code, let reason): disconnected(code, reason)
       case .heartbeat: break
       default: out.append(.log("\(message.command.name) before WELCOME ignored"))
