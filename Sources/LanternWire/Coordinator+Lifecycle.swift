@@ -77,7 +77,8 @@ extension CoordinatorState {
         setPhase(unit, .pending)
       }
     }
-    journal(.started(epoch: epoch, jobID: config.jobID, unitCount: UInt32(units.count), fingerprint: fingerprint))
+    journal(
+      .started(epoch: epoch, jobID: config.jobID, unitCount: UInt32(units.count), fingerprint: fingerprint))
     log(
       "epoch \(epoch): \(units.count) units, \(doneCount) done, \(givenUpCount) given up, \(reclaimable) held for reclaim, \(pendingTotal) queued"
     )
@@ -159,7 +160,9 @@ extension CoordinatorState {
       verdict = "job finished: \(doneCount) units committed"
       out.append(.jobFinished)
     } else {
-      let failures = units.filter { $0.phase == .givenUp }.map { UnitFailure(unit: $0.id, reasons: $0.failures) }
+      let failures = units.filter { $0.phase == .givenUp }.map {
+        UnitFailure(unit: $0.id, reasons: $0.failures)
+      }
       verdict = "job failed: \(givenUpCount) of \(units.count) units given up"
       out.append(.jobFailed(failures))
     }

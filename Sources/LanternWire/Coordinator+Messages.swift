@@ -88,7 +88,8 @@ extension CoordinatorState {
       endSession(peer, .release("no common protocol version"))
       disconnect(
         peer, .rejected,
-        "no common protocol version: worker speaks \(ready.minVersion)...\(ready.maxVersion), coordinator \(protocolVersion)")
+        "no common protocol version: worker speaks \(ready.minVersion)...\(ready.maxVersion), coordinator \(protocolVersion)"
+      )
       return
     }
     let worker = peer.description
@@ -128,7 +129,8 @@ extension CoordinatorState {
     }
     let kinds = ready.capabilities.kinds.compactMap { kindIndex[$0] }
     let session = Session(
-      peer: peer, worker: worker, incarnation: ready.incarnation, capabilities: ready.capabilities, kinds: kinds,
+      peer: peer, worker: worker, incarnation: ready.incarnation, capabilities: ready.capabilities,
+      kinds: kinds,
       lastHeard: now, lastSent: now)
     slotOf[peer] = sessions.count
     sessions.append(session)
@@ -183,7 +185,9 @@ extension CoordinatorState {
 
   // MARK: work
 
-  mutating func progress(_ peer: PeerID, _ slot: Int, _ id: String, _ attempt: Attempt, _ completed: UInt64, _ total: UInt64) {
+  mutating func progress(
+    _ peer: PeerID, _ slot: Int, _ id: String, _ attempt: Attempt, _ completed: UInt64, _ total: UInt64
+  ) {
     guard let unit = unitIndex[id] else {
       send(peer, .revoke(unit: id, attempt: attempt, reason: "unknown unit"))
       return
@@ -214,8 +218,10 @@ extension CoordinatorState {
       if now > deadline {
         sessions[slot].unit = nil
         counters.expiries += 1
-        failAttempt(unit, attempt, worker: sessions[slot].worker, reason: "progress lease expired")
         send(peer, .refuse(unit: id, attempt: attempt, reason: "lease expired"))
+        failAttempt(
+          unit, attempt, worker: sessions[slot].worker, reason: "no progress for \(config.progressLeaseMs) ms"
+        )
         markIdle(peer)
         return
       }
@@ -271,13 +277,14 @@ extension CoordinatorState {
         return
       }
       if case .leased(let holder, let held, _) = units[unit].phase {
+        // First committer wins over a lease that has not reached its own COMMIT yet.
         releaseAttempt(unit, held, worker: holder.description, reason: "committed by attempt \(attempt)")
         if let other = slotOf[holder] {
           sessions[other].unit = nil
-          if holder != peer {
+          if held != attempt {
             send(holder, .revoke(unit: id, attempt: held, reason: "committed by attempt \(attempt)"))
-            markIdle(holder)
           }
+          if holder != peer { markIdle(holder) }
         }
       }
       record(unit, attempt, peer, outputs)
@@ -291,7 +298,8 @@ extension CoordinatorState {
       sessions[slot].unit = unit
     }
     out.append(
-      .appendManifest(ManifestEntry(unit: units[unit].id, attempt: attempt, worker: peer.description, outputs: outputs)))
+      .appendManifest(
+        ManifestEntry(unit: units[unit].id, attempt: attempt, worker: peer.description, outputs: outputs)))
   }
 
   mutating func failed(_ peer: PeerID, _ slot: Int, _ id: String, _ attempt: Attempt, _ reason: String) {
@@ -316,7 +324,8 @@ extension CoordinatorState {
   // MARK: manifest writer
 
   mutating func manifestAppended(unit id: String, attempt: Attempt) {
-    guard let unit = unitIndex[id], case .recording(let peer, let held) = units[unit].phase, held == attempt else {
+    guard let unit = unitIndex[id], case .recording(let peer, let held) = units[unit].phase, held == attempt
+    else {
       log("manifest confirmation for unit \(id) attempt \(attempt) that is not being recorded")
       return
     }
@@ -335,7 +344,8 @@ extension CoordinatorState {
   }
 
   mutating func manifestRejected(unit id: String, attempt: Attempt, reason: String) {
-    guard let unit = unitIndex[id], case .recording(let peer, let held) = units[unit].phase, held == attempt else {
+    guard let unit = unitIndex[id], case .recording(let peer, let held) = units[unit].phase, held == attempt
+    else {
       log("manifest rejection for unit \(id) attempt \(attempt) that is not being recorded")
       return
     }

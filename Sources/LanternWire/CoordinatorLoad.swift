@@ -55,7 +55,9 @@ public enum CoordinatorLoad {
     var report = CoordinatorLoadReport()
     report.workers = workers
     let unitCount = messages / max(1, progressPerUnit + 2) + 2 * workers
-    let units = (0..<unitCount).map { WorkUnit(id: "unit-\($0)", kind: "extract", spec: Array("{\"n\":\($0)}".utf8)) }
+    let units = (0..<unitCount).map {
+      WorkUnit(id: "unit-\($0)", kind: "extract", spec: Array("{\"n\":\($0)}".utf8))
+    }
     var config = CoordinatorConfig(jobID: "capacity")
     config.progressLeaseMs = 600_000
     guard var coordinator = try? CoordinatorState(units: units, config: config) else { return report }
@@ -102,7 +104,9 @@ public enum CoordinatorLoad {
         if scripted[index].committing {
           message = .committed(
             unit: assignment.unit, attempt: assignment.attempt,
-            outputs: [OutputRecord(path: "shards/\(assignment.unit).lshard", size: 1 << 20, checksum: "crc32:0")])
+            outputs: [
+              OutputRecord(path: "shards/\(assignment.unit).lshard", size: 1 << 20, checksum: "crc32:0")
+            ])
           scripted[index].assignment = nil
         } else if scripted[index].progress < scripted[index].target {
           scripted[index].progress += 1

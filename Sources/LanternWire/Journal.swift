@@ -117,7 +117,8 @@ public enum Journal {
       let (end, overflow) = (offset + 8).addingReportingOverflow(length)
       if overflow || end > bytes.count { return torn() }
       if length < 1 || length > Limits.maxJournalRecord {
-        throw WireError(.journalCorrupt, offset: offset, "record length \(length) is outside 1–\(Limits.maxJournalRecord)")
+        throw WireError(
+          .journalCorrupt, offset: offset, "record length \(length) is outside 1–\(Limits.maxJournalRecord)")
       }
       let crc = CRC32.update(CRC32.checksum(bytes[offset..<offset + 4]), bytes[offset + 8..<end])
       if crc != stored {
@@ -165,11 +166,15 @@ public enum Journal {
         : .released(unit: unit, attempt: attempt, worker: worker, reason: reason)
     case 6:
       reader.name = "excluded"
-      record = .excluded(worker: try reader.worker(), reason: try reader.string("reason", rule: FieldRule.reason))
+      record = .excluded(
+        worker: try reader.worker(), reason: try reader.string("reason", rule: FieldRule.reason))
     default:
-      throw WireError(.journalCorrupt, command: "journal record", offset: offset, "unknown record type \(type)")
+      throw WireError(
+        .journalCorrupt, command: "journal record", offset: offset, "unknown record type \(type)")
     }
-    if !reader.atEnd { throw reader.error(nil, "\(reader.bytes.count - reader.position) bytes after the last field") }
+    if !reader.atEnd {
+      throw reader.error(nil, "\(reader.bytes.count - reader.position) bytes after the last field")
+    }
     return record
   }
 }

@@ -24,7 +24,8 @@ extension Message {
       frames.append(BigEndian.bytes(ready.capabilities.memoryBytes))
       frames.append(Array(ready.capabilities.kinds.joined(separator: ",").utf8))
       if let holding = ready.holding {
-        frames.append(BigEndian.bytes(holding.attempt.rawValue) + [holding.phase.rawValue] + Array(holding.unit.utf8))
+        frames.append(
+          BigEndian.bytes(holding.attempt.rawValue) + [holding.phase.rawValue] + Array(holding.unit.utf8))
       } else {
         frames.append([])
       }
@@ -80,10 +81,12 @@ extension Message {
     }
     let signature = frames[0]
     if signature.count != 4 || signature[0] != 0x4C || signature[1] != 0x57 || signature[2] != 0x50 {
-      throw WireError(.signature, field: "signature", "frame 0 is \(signature.count) bytes, not 'LWP' + version")
+      throw WireError(
+        .signature, field: "signature", "frame 0 is \(signature.count) bytes, not 'LWP' + version")
     }
     if signature[3] != protocolVersion {
-      throw WireError(.version, field: "signature", "version \(signature[3]), this side speaks \(protocolVersion)")
+      throw WireError(
+        .version, field: "signature", "version \(signature[3]), this side speaks \(protocolVersion)")
     }
     if frames.count < 2 { throw WireError(.frameCount, "no command frame") }
     if frames[1].count != 1 {
@@ -170,7 +173,8 @@ private struct FrameReader {
       try expectFrames(5)
       let version = try fixed(2, "version", 1).first!
       if version != protocolVersion {
-        throw error(.version, "version", "coordinator chose version \(version), this side speaks \(protocolVersion)")
+        throw error(
+          .version, "version", "coordinator chose version \(version), this side speaks \(protocolVersion)")
       }
       let heartbeat = try duration(3, "heartbeat")
       let job = try text(frames[4][...], "job", maxBytes: Limits.maxJobID)
@@ -234,7 +238,9 @@ private struct FrameReader {
     let versions = try fixed(2, "versions", 2)
     let low = versions[versions.startIndex]
     let high = versions[versions.startIndex + 1]
-    if low == 0 || low > high { throw error(.fieldValue, "versions", "range \(low)...\(high) is empty or starts at 0") }
+    if low == 0 || low > high {
+      throw error(.fieldValue, "versions", "range \(low)...\(high) is empty or starts at 0")
+    }
     let cores = try u32(3, "cores")
     if cores < 1 || cores > Limits.maxCores {
       throw error(.fieldValue, "cores", "\(cores) is outside 1–\(Limits.maxCores)")
@@ -253,7 +259,9 @@ private struct FrameReader {
     var holding: Holding?
     let held = frames[6]
     if !held.isEmpty {
-      if held.count < 10 { throw error(.fieldSize, "holding", "\(held.count) bytes, expected 0 or at least 10") }
+      if held.count < 10 {
+        throw error(.fieldSize, "holding", "\(held.count) bytes, expected 0 or at least 10")
+      }
       let attempt = try attempt(BigEndian.u64(held[0..<8]), "holding attempt")
       guard let phase = HoldingPhase(rawValue: held[8]) else {
         throw error(.fieldValue, "holding phase", "unknown phase \(held[8])")
@@ -265,17 +273,21 @@ private struct FrameReader {
     let incarnation = BigEndian.u64(session.prefix(8))
     let sequence = BigEndian.u32(session.suffix(4))
     if incarnation == 0 || sequence == 0 {
-      throw error(.fieldValue, "session", "incarnation \(incarnation) and sequence \(sequence) must be at least 1")
+      throw error(
+        .fieldValue, "session", "incarnation \(incarnation) and sequence \(sequence) must be at least 1")
     }
     let capabilities = Capabilities(cores: cores, memoryBytes: memory, kinds: kinds)
     return .ready(
       Ready(
-        minVersion: low, maxVersion: high, capabilities: capabilities, holding: holding, incarnation: incarnation,
+        minVersion: low, maxVersion: high, capabilities: capabilities, holding: holding,
+        incarnation: incarnation,
         sequence: sequence))
   }
 
   func committed() throws -> Message {
-    if frames.count < 4 { throw WireError(.frameCount, command: command.name, "\(frames.count) frames, expected at least 4") }
+    if frames.count < 4 {
+      throw WireError(.frameCount, command: command.name, "\(frames.count) frames, expected at least 4")
+    }
     let (unit, attempt) = try unitAttempt()
     var outputs: [OutputRecord] = []
     outputs.reserveCapacity(frames.count - 4)
@@ -287,15 +299,25 @@ private struct FrameReader {
       let size = BigEndian.u64(frame.prefix(8))
       let checksumLength = Int(frame[frame.startIndex + 8])
       let checksumStart = frame.startIndex + 9
-      if checksumLength < 1 || checksumLength > Limits.maxChecksum || checksumStart + checksumLength >= frame.endIndex {
-        throw error(.fieldSize, field + " checksum", "length \(checksumLength) does not fit a \(frame.count)-byte frame")
+      if checksumLength < 1 || checksumLength > Limits.maxChecksum
+        || checksumStart + checksumLength >= frame.endIndex
+      {
+        throw error(
+          .fieldSize, field + " checksum", "length \(checksumLength) does not fit a \(frame.count)-byte frame"
+        )
       }
       let checksumBytes = frame[checksumStart..<checksumStart + checksumLength]
-      if let problem = FieldRule.checksum(checksumBytes) { throw error(.fieldValue, field + " checksum", problem) }
-      let path = try text(frame[(checksumStart + checksumLength)...], field + " path", maxBytes: Limits.maxPath)
+      if let problem = FieldRule.checksum(checksumBytes) {
+        throw error(.fieldValue, field + " checksum", problem)
+      }
+      let path = try text(
+        frame[(checksumStart + checksumLength)...], field + " path", maxBytes: Limits.maxPath)
       if let problem = FieldRule.path(path) { throw error(.fieldValue, field + " path", problem) }
-      if !paths.insert(path).inserted { throw error(.fieldValue, field + " path", "'\(path)' is listed twice") }
-      outputs.append(OutputRecord(path: path, size: size, checksum: String(decoding: checksumBytes, as: UTF8.self)))
+      if !paths.insert(path).inserted {
+        throw error(.fieldValue, field + " path", "'\(path)' is listed twice")
+      }
+      outputs.append(
+        OutputRecord(path: path, size: size, checksum: String(decoding: checksumBytes, as: UTF8.self)))
     }
     return .committed(unit: unit, attempt: attempt, outputs: outputs)
   }

@@ -14,7 +14,8 @@ extension Simulation {
       case .send(let peer, let message):
         switch message {
         case .assign: report.assignments += 1
-        case .authorize(let unit, let attempt, _): authorizedEver.insert(TempKey(unit: unit, attempt: attempt))
+        case .authorize(let unit, let attempt, _):
+          authorizedEver.insert(TempKey(unit: unit, attempt: attempt))
         default: break
         }
         sendToWorker(peer, message)
@@ -46,7 +47,9 @@ extension Simulation {
   }
 
   mutating func appendManifest(_ entry: ManifestEntry) {
-    guard let unit = unitIndex[entry.unit] else { return violation("manifest entry for unknown unit \(entry.unit)") }
+    guard let unit = unitIndex[entry.unit] else {
+      return violation("manifest entry for unknown unit \(entry.unit)")
+    }
     if committed[unit] { violation("unit \(entry.unit) committed twice (attempt \(entry.attempt))") }
     committed[unit] = true
     manifest.append(entry)
@@ -182,7 +185,9 @@ extension Simulation {
       queue.push(now + uniform(0...duration), .pause(worker: worker, life: life, ms: uniform(config.pauseMs)))
     }
     let steps = max(1, duration / config.progressEveryMs)
-    queue.push(now + config.progressEveryMs, .progress(worker: worker, life: life, run: run, step: 1, steps: steps + 1))
+    queue.push(
+      now + config.progressEveryMs, .progress(worker: worker, life: life, run: run, step: 1, steps: steps + 1)
+    )
     queue.push(now + duration, .finishUnit(worker: worker, life: life, run: run))
   }
 }

@@ -74,7 +74,9 @@ struct Simulation {
     for worker in workers.indices { queue.push(uniform(0...1000), .restart(worker: worker)) }
     let mean = (config.unitMs.lowerBound + config.unitMs.upperBound) / 2
     let expected = Int64(config.units / max(1, config.workers) + 1) * mean
-    for _ in 0..<config.coordinatorCrashes { queue.push(uniform(1000...max(1001, expected)), .crashCoordinator) }
+    for _ in 0..<config.coordinatorCrashes {
+      queue.push(uniform(1000...max(1001, expected)), .crashCoordinator)
+    }
     queue.push(250, .coordinatorTick)
     while !report.ended, report.events < config.maxEvents, let entry = queue.pop() {
       if entry.time > config.maxSimulatedMs { break }
@@ -100,7 +102,8 @@ struct Simulation {
       report.messagesToCoordinator += 1
       coordinatorHandle(.received(peer: peer, frames: frames, now: now))
     case .toWorker(let worker, let frames, let life, let socket):
-      guard workers[worker].life == life, workers[worker].socket == socket, workers[worker].state != nil else { return }
+      guard workers[worker].life == life, workers[worker].socket == socket, workers[worker].state != nil
+      else { return }
       report.messagesToWorkers += 1
       workerHandle(worker, .received(frames: frames, now: now))
     case .coordinatorTick:
@@ -116,10 +119,13 @@ struct Simulation {
       guard workers[worker].life == life, workers[worker].run == run else { return }
       workerHandle(worker, .progress(completed: UInt64(step), total: UInt64(steps), now: now))
       if step + 1 < steps {
-        queue.push(now + config.progressEveryMs, .progress(worker: worker, life: life, run: run, step: step + 1, steps: steps))
+        queue.push(
+          now + config.progressEveryMs,
+          .progress(worker: worker, life: life, run: run, step: step + 1, steps: steps))
       }
     case .finishUnit(let worker, let life, let run):
-      guard workers[worker].life == life, workers[worker].run == run, let unit = workers[worker].running else { return }
+      guard workers[worker].life == life, workers[worker].run == run, let unit = workers[worker].running
+      else { return }
       temporaries.insert(TempKey(unit: unit.unit, attempt: unit.attempt))
       workers[worker].running = nil
       workerHandle(worker, .outputsWritten(now: now))
@@ -139,7 +145,8 @@ struct Simulation {
         appendManifest(entry)
         coordinatorHandle(.manifestAppended(unit: entry.unit, attempt: entry.attempt, now: now))
       } else {
-        coordinatorHandle(.manifestRejected(unit: entry.unit, attempt: entry.attempt, reason: "missing", now: now))
+        coordinatorHandle(
+          .manifestRejected(unit: entry.unit, attempt: entry.attempt, reason: "missing", now: now))
       }
     case .kill(let worker, let life):
       guard workers[worker].life == life, workers[worker].state != nil else { return }
@@ -180,11 +187,14 @@ struct Simulation {
   }
 
   mutating func sendToWorker(_ peer: PeerID, _ message: Message) {
-    guard let worker = peerIndex[peer], workers[worker].state != nil, workers[worker].connected else { return }
+    guard let worker = peerIndex[peer], workers[worker].state != nil, workers[worker].connected else {
+      return
+    }
     let frames = message.encode()
     let time = linkTime(after: workers[worker].linkToWorker)
     workers[worker].linkToWorker = time
-    let event = SimEvent.toWorker(worker: worker, frames: frames, life: workers[worker].life, socket: workers[worker].socket)
+    let event = SimEvent.toWorker(
+      worker: worker, frames: frames, life: workers[worker].life, socket: workers[worker].socket)
     queue.push(time, event)
     if chance(config.duplicateProbability) {
       report.duplicates += 1

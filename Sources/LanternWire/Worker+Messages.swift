@@ -79,7 +79,8 @@ extension WorkerState {
     heartbeatMs = Int64(welcome.heartbeatMs)
     backoffMs = config.backoffInitialMs
     if let current = held, let job = current.jobID, job != welcome.jobID {
-      out.append(.log("welcomed to job \(welcome.jobID), not \(job): dropping unit \(current.assignment.unit)"))
+      out.append(
+        .log("welcomed to job \(welcome.jobID), not \(job): dropping unit \(current.assignment.unit)"))
       out.append(.cancelUnit(unit: current.assignment.unit, attempt: current.assignment.attempt))
       out.append(.discardOutputs(unit: current.assignment.unit, attempt: current.assignment.attempt))
       held = nil

@@ -193,7 +193,9 @@ public struct WorkerState: Sendable {
       advance(time)
       if let held, held.stage == .running {
         let clamped = total != 0 && completed > total ? total : completed
-        send(.progress(unit: held.assignment.unit, attempt: held.assignment.attempt, completed: clamped, total: total))
+        send(
+          .progress(
+            unit: held.assignment.unit, attempt: held.assignment.attempt, completed: clamped, total: total))
       }
     case .outputsWritten(let time):
       advance(time)
@@ -219,7 +221,9 @@ public struct WorkerState: Sendable {
     case .publishFailed(let reason, let time):
       advance(time)
       if let current = held, current.stage == .authorized {
-        send(.failed(unit: current.assignment.unit, attempt: current.assignment.attempt, reason: Limits.clip(reason)))
+        send(
+          .failed(
+            unit: current.assignment.unit, attempt: current.assignment.attempt, reason: Limits.clip(reason)))
         release()
       }
     case .drain(let grace, let time):

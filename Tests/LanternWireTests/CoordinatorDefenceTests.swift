@@ -44,7 +44,9 @@ import Testing
   let held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
   let actions = bench.raw("w0", [signature, [0x05], [0x75]])
   #expect(disconnectCode(actions, to: "w0") == .rejected)
-  #expect(actions.contains(.appendJournal(.released(unit: "u0", attempt: held.attempt, worker: "w0", reason: "protocol error"))))
+  #expect(
+    actions.contains(
+      .appendJournal(.released(unit: "u0", attempt: held.attempt, worker: "w0", reason: "protocol error"))))
   #expect(bench.coordinator.counters.failures == 0)
   #expect(assignment(bench.from("w1", ready()), to: "w1")?.unit == "u0")
 }
@@ -55,7 +57,8 @@ import Testing
   #expect(disconnectCode(bench.from("w0", .heartbeat), to: "w0") == .reconnect)
   let held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
   // A coordinator's command from a worker is a protocol error.
-  let assign = Message.assign(Assignment(unit: "u1", attempt: held.attempt, leaseMs: 1, kind: "extract", spec: []))
+  let assign = Message.assign(
+    Assignment(unit: "u1", attempt: held.attempt, leaseMs: 1, kind: "extract", spec: []))
   #expect(disconnectCode(bench.from("w1", assign), to: "w1") == .rejected)
   // COMMITTED for an attempt of this epoch that was never authorized is a protocol error.
   let early = bench.from("w0", .committed(unit: held.unit, attempt: held.attempt, outputs: []))
@@ -63,30 +66,49 @@ import Testing
   #expect(manifestRequests(early).isEmpty)
   // Unknown units are refused, not fatal.
   let other = try #require(assignment(bench.from("w2", ready()), to: "w2"))
-  #expect(messages(bench.from("w2", .commit(unit: "nope", attempt: other.attempt)), to: "w2").first?.isRefuse == true)
+  #expect(
+    messages(bench.from("w2", .commit(unit: "nope", attempt: other.attempt)), to: "w2").first?.isRefuse
+      == true)
   // Progress for an attempt the worker does not hold is answered with REVOKE.
-  let stale = bench.from("w2", .progress(unit: "u1", attempt: Attempt(epoch: 1, sequence: 999), completed: 1, total: 0))
+  let stale = bench.from(
+    "w2", .progress(unit: "u1", attempt: Attempt(epoch: 1, sequence: 999), completed: 1, total: 0))
   #expect(messages(stale, to: "w2").first?.isRevoke == true)
   // A repeated COMMIT of an authorized attempt is authorized again.
   bench.from("w2", .commit(unit: other.unit, attempt: other.attempt))
-  #expect(messages(bench.from("w2", .commit(unit: other.unit, attempt: other.attempt)), to: "w2").first?.isAuthorize == true)
+  #expect(
+    messages(bench.from("w2", .commit(unit: other.unit, attempt: other.attempt)), to: "w2").first?.isAuthorize
+      == true)
   // A stale FAILED changes nothing.
-  #expect(bench.from("w2", .failed(unit: other.unit, attempt: Attempt(epoch: 1, sequence: 999), reason: "x")).isEmpty)
+  #expect(
+    bench.from("w2", .failed(unit: other.unit, attempt: Attempt(epoch: 1, sequence: 999), reason: "x"))
+      .isEmpty)
 }
 
 @Test func invalidRoutingIDsAndVersionsAreRejected() throws {
   var bench = try Bench(units: units(1))
   for id: [UInt8] in [[0, 1, 2, 3, 4], [], Array("has space".utf8), Array(repeating: 0x41, count: 256)] {
     let actions = bench.coordinator.handle(.received(peer: PeerID(id), frames: ready().encode(), now: 0))
-    #expect(actions.contains { if case .disconnect(_, .rejected, _) = $0 { return true } else { return false } })
+    #expect(
+      actions.contains { if case .disconnect(_, .rejected, _) = $0 { return true } else { return false } })
   }
-  let future = Message.ready(Ready(minVersion: 2, maxVersion: 3, capabilities: extract, holding: nil, incarnation: 1, sequence: 1))
+  let future = Message.ready(
+    Ready(minVersion: 2, maxVersion: 3, capabilities: extract, holding: nil, incarnation: 1, sequence: 1))
   let refused = bench.from("w9", future)
   #expect(disconnectCode(refused, to: "w9") == .rejected)
-  #expect(refused.contains { if case .disconnect(_, _, let reason) = $0 { return reason.contains("no common protocol version") } else { return false } })
+  #expect(
+    refused.contains {
+      if case .disconnect(_, _, let reason) = $0 {
+        return reason.contains("no common protocol version")
+      } else {
+        return false
+      }
+    })
   // A range that includes version 1 is welcomed.
-  let mixed = Message.ready(Ready(minVersion: 1, maxVersion: 4, capabilities: extract, holding: nil, incarnation: 1, sequence: 1))
-  #expect(messages(bench.from("w8", mixed), to: "w8").first == .welcome(Welcome(version: 1, heartbeatMs: 1000, jobID: "test")))
+  let mixed = Message.ready(
+    Ready(minVersion: 1, maxVersion: 4, capabilities: extract, holding: nil, incarnation: 1, sequence: 1))
+  #expect(
+    messages(bench.from("w8", mixed), to: "w8").first
+      == .welcome(Welcome(version: 1, heartbeatMs: 1000, jobID: "test")))
 }
 
 @Test func staleAndDuplicateReadiesAreIgnored() throws {
@@ -100,7 +122,9 @@ import Testing
   let reconnect = bench.from("w0", ready(holding: holding, incarnation: 5, sequence: 4))
   #expect(messages(reconnect, to: "w0").map(\.isWelcome) == [true])
   #expect(bench.coordinator.counters.failures == 0)
-  #expect(messages(bench.from("w0", .commit(unit: held.unit, attempt: held.attempt)), to: "w0").first?.isAuthorize == true)
+  #expect(
+    messages(bench.from("w0", .commit(unit: held.unit, attempt: held.attempt)), to: "w0").first?.isAuthorize
+      == true)
 }
 
 @Test func aReconnectWithoutTheUnitReleasesItUncounted() throws {
@@ -108,7 +132,12 @@ import Testing
   let held = try #require(assignment(bench.from("w0", ready(incarnation: 3, sequence: 1)), to: "w0"))
   // The ASSIGN was lost with the worker's old socket; the same process says it holds nothing.
   let again = bench.from("w0", ready(incarnation: 3, sequence: 2))
-  #expect(again.contains(.appendJournal(.released(unit: held.unit, attempt: held.attempt, worker: "w0", reason: "worker reconnected without the unit"))))
+  #expect(
+    again.contains(
+      .appendJournal(
+        .released(
+          unit: held.unit, attempt: held.attempt, worker: "w0", reason: "worker reconnected without the unit")
+      )))
   #expect(bench.coordinator.counters.failures == 0)
   #expect(assignment(again, to: "w0") != nil)
 }
@@ -117,7 +146,12 @@ import Testing
   var bench = try Bench(units: units(2))
   let held = try #require(assignment(bench.from("w0", ready(incarnation: 1)), to: "w0"))
   let restarted = bench.from("w0", ready(incarnation: 2))
-  #expect(restarted.contains(.appendJournal(.failed(unit: held.unit, attempt: held.attempt, worker: "w0", reason: "worker restarted while holding the unit"))))
+  #expect(
+    restarted.contains(
+      .appendJournal(
+        .failed(
+          unit: held.unit, attempt: held.attempt, worker: "w0",
+          reason: "worker restarted while holding the unit"))))
   #expect(assignment(restarted, to: "w0")?.unit == "u1")  // prefers the unit it has not failed
 }
 
@@ -133,8 +167,12 @@ import Testing
 @Test func invalidUnitsAndConfigurationsThrow() {
   let config = CoordinatorConfig(jobID: "j")
   #expect(throws: WireError.self) { try CoordinatorState(units: units(1) + units(1), config: config) }
-  #expect(throws: WireError.self) { try CoordinatorState(units: [WorkUnit(id: "", kind: "k", spec: [])], config: config) }
-  #expect(throws: WireError.self) { try CoordinatorState(units: [WorkUnit(id: "a", kind: "K", spec: [])], config: config) }
+  #expect(throws: WireError.self) {
+    try CoordinatorState(units: [WorkUnit(id: "", kind: "k", spec: [])], config: config)
+  }
+  #expect(throws: WireError.self) {
+    try CoordinatorState(units: [WorkUnit(id: "a", kind: "K", spec: [])], config: config)
+  }
   let big = WorkUnit(id: "a", kind: "k", spec: Array(repeating: 0, count: 65_537))
   #expect(throws: WireError.self) { try CoordinatorState(units: [big], config: config) }
   var bad = config

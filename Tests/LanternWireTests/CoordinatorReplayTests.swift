@@ -16,14 +16,18 @@ func scriptedHistory() throws -> Bench {
   let a1 = try #require(assignment(bench.from("w1", ready()), to: "w1"))
   let a2 = try #require(assignment(bench.from("w2", ready()), to: "w2"))
   let b0 = try #require(assignment(bench.commitHeld("w0", a0), to: "w0"))
-  let b1 = try #require(assignment(bench.from("w1", .failed(unit: a1.unit, attempt: a1.attempt, reason: "oom")), to: "w1"))
+  let b1 = try #require(
+    assignment(bench.from("w1", .failed(unit: a1.unit, attempt: a1.attempt, reason: "oom")), to: "w1"))
   bench.from("w2", .disconnect(code: .leaving, reason: "drain"))
   let c0 = try #require(assignment(bench.commitHeld("w0", b0), to: "w0"))
-  let c1 = try #require(assignment(bench.from("w1", .failed(unit: b1.unit, attempt: b1.attempt, reason: "oom")), to: "w1"))
-  let d0 = try #require(assignment(bench.from("w0", .failed(unit: c0.unit, attempt: c0.attempt, reason: "segv")), to: "w0"))
+  let c1 = try #require(
+    assignment(bench.from("w1", .failed(unit: b1.unit, attempt: b1.attempt, reason: "oom")), to: "w1"))
+  let d0 = try #require(
+    assignment(bench.from("w0", .failed(unit: c0.unit, attempt: c0.attempt, reason: "segv")), to: "w0"))
   // u1 fails a second time and is given up (budget 2); w0 moves on.
   #expect(d0.unit == "u1")
-  let e0 = try #require(assignment(bench.from("w0", .failed(unit: d0.unit, attempt: d0.attempt, reason: "oom")), to: "w0"))
+  let e0 = try #require(
+    assignment(bench.from("w0", .failed(unit: d0.unit, attempt: d0.attempt, reason: "oom")), to: "w0"))
   #expect(bench.coordinator.status.givenUp == 1)
   _ = (a2, c1, e0)
   return bench
@@ -34,8 +38,12 @@ func scriptedHistory() throws -> Bench {
   let units = units(7)
   for cut in 0...history.durable.count {
     let prefix = Array(history.durable.prefix(cut))
-    let journal = prefix.compactMap { if case .journal(let record) = $0 { return record } else { return nil } }
-    let manifest = prefix.compactMap { if case .manifest(let entry) = $0 { return entry } else { return nil } }
+    let journal = prefix.compactMap {
+      if case .journal(let record) = $0 { return record } else { return nil }
+    }
+    let manifest = prefix.compactMap {
+      if case .manifest(let entry) = $0 { return entry } else { return nil }
+    }
     var open: [String: Attempt] = [:]
     var failures: [String: Int] = [:]
     var maxEpoch: UInt32 = 0
@@ -63,8 +71,13 @@ func scriptedHistory() throws -> Bench {
     #expect(bench.finished.isEmpty, "cut \(cut)")
     #expect(status.done == manifest.count && status.leased == 0, "cut \(cut)")
     #expect(status.reclaimable == open.count && status.givenUp == givenUp, "cut \(cut)")
-    #expect(bench.journal.last == .started(epoch: maxEpoch + 1, jobID: "test", unitCount: 7, fingerprint: bench.coordinator.fingerprint))
-    for (unit, count) in failures { #expect(bench.coordinator.units[Int(unit.dropFirst())!].failures.count == count) }
+    #expect(
+      bench.journal.last
+        == .started(
+          epoch: maxEpoch + 1, jobID: "test", unitCount: 7, fingerprint: bench.coordinator.fingerprint))
+    for (unit, count) in failures {
+      #expect(bench.coordinator.units[Int(unit.dropFirst())!].failures.count == count)
+    }
     // Finish the job with a fresh worker; reclaimable units wait out the grace.
     var held = assignment(bench.from("r0", ready(), at: 1_000_000), to: "r0")
     var time: Int64 = 1_000_000
@@ -95,7 +108,8 @@ func scriptedHistory() throws -> Bench {
   config.retryBudget = 2
   for cut in 0...bytes.count {
     let replay = try Journal.replay(Array(bytes[0..<cut]))
-    let bench = try Bench(units: units(7), config: config, journal: replay.records, manifest: history.manifest)
+    let bench = try Bench(
+      units: units(7), config: config, journal: replay.records, manifest: history.manifest)
     #expect(bench.finished.isEmpty)
     #expect(bench.coordinator.status.done == history.manifest.count && bench.coordinator.status.leased == 0)
   }
@@ -120,7 +134,9 @@ func crashedWithLease(authorize: Bool) throws -> (journal: [JournalRecord], held
   let back = bench.from("w0", ready(holding: holding, incarnation: 1, sequence: 2))
   #expect(messages(back, to: "w0").map(\.isWelcome) == [true])
   #expect(back.contains(.appendJournal(.leased(unit: "u0", attempt: held.attempt, worker: "w0"))))
-  #expect(messages(bench.from("w0", .commit(unit: "u0", attempt: held.attempt)), to: "w0").first?.isAuthorize == true)
+  #expect(
+    messages(bench.from("w0", .commit(unit: "u0", attempt: held.attempt)), to: "w0").first?.isAuthorize
+      == true)
   #expect(bench.coordinator.counters.readoptions == 1)
 }
 
@@ -152,7 +168,9 @@ func crashedWithLease(authorize: Bool) throws -> (journal: [JournalRecord], held
   #expect(!bench.coordinator.attemptIsLive(unit: "u0", attempt: held.attempt))
   let holding = Holding(unit: "u0", attempt: held.attempt, phase: .working)
   let back = bench.from("w0", ready(holding: holding, incarnation: 1, sequence: 2))
-  #expect(messages(back, to: "w0").contains(.revoke(unit: "u0", attempt: held.attempt, reason: "unit reassigned to attempt \(late.attempt)")))
+  #expect(
+    messages(back, to: "w0").contains(
+      .revoke(unit: "u0", attempt: held.attempt, reason: "unit reassigned to attempt \(late.attempt)")))
 }
 
 @Test func aForeignJournalOrManifestHaltsTheCoordinator() throws {
@@ -170,7 +188,9 @@ func crashedWithLease(authorize: Bool) throws -> (journal: [JournalRecord], held
 }
 
 @Test func aFinishedJobResumesAsFinished() throws {
-  let entries = (0..<2).map { ManifestEntry(unit: "u\($0)", attempt: Attempt(epoch: 1, sequence: 1), worker: "w", outputs: []) }
+  let entries = (0..<2).map {
+    ManifestEntry(unit: "u\($0)", attempt: Attempt(epoch: 1, sequence: 1), worker: "w", outputs: [])
+  }
   let bench = try Bench(units: units(2), manifest: entries)
   #expect(bench.finished == [.jobFinished])
 }

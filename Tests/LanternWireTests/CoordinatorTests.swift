@@ -8,17 +8,25 @@ import Testing
 
 @Test func happyPathCommitsEveryUnitOnceThenEndsTheJob() throws {
   var bench = try Bench(units: units(2))
-  #expect(bench.journal == [.started(epoch: 1, jobID: "test", unitCount: 2, fingerprint: bench.coordinator.fingerprint)])
+  #expect(
+    bench.journal == [
+      .started(epoch: 1, jobID: "test", unitCount: 2, fingerprint: bench.coordinator.fingerprint)
+    ])
   let welcome = bench.from("w0", ready())
   #expect(messages(welcome, to: "w0").first == .welcome(Welcome(heartbeatMs: 1000, jobID: "test")))
   let first = try #require(assignment(welcome, to: "w0"))
   #expect(first.unit == "u0" && first.attempt == Attempt(epoch: 1, sequence: 1) && first.leaseMs == 120_000)
   #expect(first.kind == "extract" && first.spec == Array("{\"n\":0}".utf8))
-  #expect(bench.from("w0", .progress(unit: "u0", attempt: first.attempt, completed: 1, total: 2), at: 500).isEmpty)
+  #expect(
+    bench.from("w0", .progress(unit: "u0", attempt: first.attempt, completed: 1, total: 2), at: 500).isEmpty)
   let authorize = bench.from("w0", .commit(unit: "u0", attempt: first.attempt), at: 900)
-  #expect(messages(authorize, to: "w0") == [.authorize(unit: "u0", attempt: first.attempt, commitLeaseMs: 60_000)])
+  #expect(
+    messages(authorize, to: "w0") == [.authorize(unit: "u0", attempt: first.attempt, commitLeaseMs: 60_000)])
   let recorded = bench.from("w0", .committed(unit: "u0", attempt: first.attempt, outputs: output("u0")))
-  #expect(manifestRequests(recorded) == [ManifestEntry(unit: "u0", attempt: first.attempt, worker: "w0", outputs: output("u0"))])
+  #expect(
+    manifestRequests(recorded) == [
+      ManifestEntry(unit: "u0", attempt: first.attempt, worker: "w0", outputs: output("u0"))
+    ])
   #expect(messages(recorded, to: "w0").isEmpty)  // no ACK before the manifest is durable
   let acked = bench.confirmManifest()
   #expect(messages(acked, to: "w0").first == .ack(unit: "u0", attempt: first.attempt))
@@ -58,7 +66,9 @@ import Testing
   #expect(messages(expiry, to: "w0").contains { $0.isRevoke })
   let second = try #require(assignment(expiry, to: "w1"))
   #expect(second.unit == "u0" && second.attempt > first.attempt)
-  #expect(bench.journal.contains(.failed(unit: "u0", attempt: first.attempt, worker: "w0", reason: "no progress for 120000 ms")))
+  #expect(
+    bench.journal.contains(
+      .failed(unit: "u0", attempt: first.attempt, worker: "w0", reason: "no progress for 120000 ms")))
 }
 
 @Test func growingProgressRenewsTheLease() throws {
@@ -66,10 +76,14 @@ import Testing
   let held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
   for step in 1...300 {
     let time = Int64(step) * 1000
-    bench.from("w0", .progress(unit: "u0", attempt: held.attempt, completed: UInt64(step / 60 + 1), total: 10), at: time)
+    bench.from(
+      "w0", .progress(unit: "u0", attempt: held.attempt, completed: UInt64(step / 60 + 1), total: 10),
+      at: time)
     #expect(!messages(bench.tick(at: time), to: "w0").contains { $0.isRevoke })
   }
-  #expect(messages(bench.from("w0", .commit(unit: "u0", attempt: held.attempt)), to: "w0").first?.isAuthorize == true)
+  #expect(
+    messages(bench.from("w0", .commit(unit: "u0", attempt: held.attempt)), to: "w0").first?.isAuthorize
+      == true)
 }
 
 @Test func zombieCommitIsRefusedAndTheCurrentAttemptWins() throws {
@@ -85,7 +99,9 @@ import Testing
   let fresh = try #require(assignment(bench.lastActions, to: "w1"))
   let refused = bench.from("w0", .commit(unit: "u0", attempt: zombie.attempt))
   #expect(messages(refused, to: "w0").first?.isRefuse == true)
-  #expect(messages(bench.from("w1", .commit(unit: "u0", attempt: fresh.attempt)), to: "w1").first?.isAuthorize == true)
+  #expect(
+    messages(bench.from("w1", .commit(unit: "u0", attempt: fresh.attempt)), to: "w1").first?.isAuthorize
+      == true)
   bench.from("w1", .committed(unit: "u0", attempt: fresh.attempt, outputs: output("u0")))
   bench.confirmManifest()
   #expect(bench.manifest.map(\.attempt) == [fresh.attempt])
@@ -112,7 +128,9 @@ import Testing
   #expect(messages(late, to: "w1").contains { $0.isRevoke })
   #expect(manifestRequests(late).map(\.attempt) == [first.attempt])
   bench.confirmManifest()
-  #expect(messages(bench.from("w1", .commit(unit: "u0", attempt: second.attempt)), to: "w1").first?.isRefuse == true)
+  #expect(
+    messages(bench.from("w1", .commit(unit: "u0", attempt: second.attempt)), to: "w1").first?.isRefuse == true
+  )
   #expect(bench.manifest.count == 1 && bench.finished.isEmpty)
 }
 
@@ -149,7 +167,8 @@ import Testing
       assignments[worker] = nil
       if held.unit == "u0" {
         poisonFailures += 1
-        actions = bench.from(worker, .failed(unit: "u0", attempt: held.attempt, reason: "segfault #\(poisonFailures)"))
+        actions = bench.from(
+          worker, .failed(unit: "u0", attempt: held.attempt, reason: "segfault #\(poisonFailures)"))
       } else {
         actions = bench.commitHeld(worker, held)
       }
@@ -180,7 +199,10 @@ import Testing
       bad = try #require(assignment(actions, to: "bad"))
     } else {
       #expect(disconnectCode(actions, to: "bad") == .rejected)
-      #expect(bench.journal.contains { if case .excluded(let worker, _) = $0 { return worker == "bad" } else { return false } })
+      #expect(
+        bench.journal.contains {
+          if case .excluded(let worker, _) = $0 { return worker == "bad" } else { return false }
+        })
     }
   }
   // Coming back under the same id, even as a new process, is refused.
@@ -198,7 +220,8 @@ import Testing
   var bench = try Bench(units: units(1), config: config)
   var held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
   for _ in 0..<5 {
-    held = try #require(assignment(bench.from("w0", .failed(unit: "u0", attempt: held.attempt, reason: "flaky")), to: "w0"))
+    held = try #require(
+      assignment(bench.from("w0", .failed(unit: "u0", attempt: held.attempt, reason: "flaky")), to: "w0"))
   }
   #expect(bench.coordinator.counters.exclusions == 0)
 }
@@ -207,7 +230,10 @@ import Testing
   var bench = try Bench(units: units(1, kind: "train"))
   let first = bench.from("w0", ready())
   #expect(assignment(first, to: "w0") == nil)
-  #expect(first.contains { if case .log(let line) = $0 { return line.contains("none of this job's kinds") } else { return false } })
+  #expect(
+    first.contains {
+      if case .log(let line) = $0 { return line.contains("none of this job's kinds") } else { return false }
+    })
   let trainer = Capabilities(cores: 1, memoryBytes: 1, kinds: ["extract", "train"])
   #expect(assignment(bench.from("w1", ready(kinds: trainer)), to: "w1")?.kind == "train")
 }
@@ -220,7 +246,10 @@ import Testing
   #expect(assignment(after, to: "w0") == nil)
   let other = try #require(assignment(bench.from("w1", ready()), to: "w1"))
   let left = bench.from("w1", .disconnect(code: .leaving, reason: "SIGTERM"))
-  #expect(left.contains(.appendJournal(.released(unit: other.unit, attempt: other.attempt, worker: "w1", reason: "worker left: SIGTERM"))))
+  #expect(
+    left.contains(
+      .appendJournal(
+        .released(unit: other.unit, attempt: other.attempt, worker: "w1", reason: "worker left: SIGTERM"))))
   #expect(bench.coordinator.counters.failures == 0)
   let retaken = try #require(assignment(bench.from("w2", ready()), to: "w2"))
   #expect(retaken.unit == other.unit && retaken.attempt > other.attempt)

@@ -9,7 +9,9 @@ func units(_ count: Int, kind: String = "extract") -> [WorkUnit] {
   (0..<count).map { WorkUnit(id: "u\($0)", kind: kind, spec: Array("{\"n\":\($0)}".utf8)) }
 }
 
-func ready(holding: Holding? = nil, incarnation: UInt64 = 1, sequence: UInt32 = 1, kinds: Capabilities = extract) -> Message {
+func ready(
+  holding: Holding? = nil, incarnation: UInt64 = 1, sequence: UInt32 = 1, kinds: Capabilities = extract
+) -> Message {
   .ready(Ready(capabilities: kinds, holding: holding, incarnation: incarnation, sequence: sequence))
 }
 
@@ -42,7 +44,8 @@ struct Bench {
   }
 
   init(
-    units: [WorkUnit], config: CoordinatorConfig = CoordinatorConfig(jobID: "test"), journal: [JournalRecord] = [],
+    units: [WorkUnit], config: CoordinatorConfig = CoordinatorConfig(jobID: "test"),
+    journal: [JournalRecord] = [],
     manifest: [ManifestEntry] = [], now: Int64 = 0
   ) throws {
     coordinator = try CoordinatorState(units: units, config: config)
@@ -110,7 +113,8 @@ func messages(_ actions: [CoordinatorAction], to id: String) -> [Message] {
   actions.compactMap { action in
     switch action {
     case .send(let peer, let message) where peer == PeerID(id): return message
-    case .disconnect(let peer, let code, let reason) where peer == PeerID(id): return .disconnect(code: code, reason: reason)
+    case .disconnect(let peer, let code, let reason) where peer == PeerID(id):
+      return .disconnect(code: code, reason: reason)
     default: return nil
     }
   }

@@ -17,12 +17,16 @@ let everyMessage: [Message] = [
       incarnation: 5, sequence: 2)),
   .ready(
     Ready(
-      minVersion: 1, maxVersion: 3, capabilities: Capabilities(cores: 1, memoryBytes: 1, kinds: ["a"]), holding: nil,
+      minVersion: 1, maxVersion: 3, capabilities: Capabilities(cores: 1, memoryBytes: 1, kinds: ["a"]),
+      holding: nil,
       incarnation: 1, sequence: 1)),
   .welcome(Welcome(heartbeatMs: 1000, jobID: "job-1")),
-  .assign(Assignment(unit: "u1", attempt: Attempt(epoch: 3, sequence: 17), leaseMs: 120_000, kind: "extract", spec: [])),
+  .assign(
+    Assignment(
+      unit: "u1", attempt: Attempt(epoch: 3, sequence: 17), leaseMs: 120_000, kind: "extract", spec: [])),
   .heartbeat,
-  .progress(unit: "blocks.3.hook_resid_post/000042", attempt: Attempt(epoch: 1, sequence: 1), completed: 5, total: 9),
+  .progress(
+    unit: "blocks.3.hook_resid_post/000042", attempt: Attempt(epoch: 1, sequence: 1), completed: 5, total: 9),
   .progress(unit: "ü-ñ", attempt: Attempt(epoch: 1, sequence: 1), completed: 99, total: 0),
   .commit(unit: "u1", attempt: Attempt(epoch: 2, sequence: 4)),
   .authorize(unit: "u1", attempt: Attempt(epoch: 2, sequence: 4), commitLeaseMs: 60_000),
@@ -51,10 +55,13 @@ let everyMessage: [Message] = [
 @Test func framesMatchTheSpecByteForByte() throws {
   #expect(Message.heartbeat.encode() == [signature, [0x04]])
   let assign = Message.assign(
-    Assignment(unit: "u1", attempt: Attempt(epoch: 3, sequence: 17), leaseMs: 120_000, kind: "extract", spec: [0x7B, 0x7D]))
+    Assignment(
+      unit: "u1", attempt: Attempt(epoch: 3, sequence: 17), leaseMs: 120_000, kind: "extract",
+      spec: [0x7B, 0x7D]))
   #expect(
     assign.encode() == [
-      signature, [0x03], [0x75, 0x31], [0, 0, 0, 3, 0, 0, 0, 0x11], [0x00, 0x01, 0xD4, 0xC0], Array("extract".utf8),
+      signature, [0x03], [0x75, 0x31], [0, 0, 0, 3, 0, 0, 0, 0x11], [0x00, 0x01, 0xD4, 0xC0],
+      Array("extract".utf8),
       [0x7B, 0x7D],
     ])
   let ready = everyMessage[0].encode()
@@ -64,9 +71,11 @@ let everyMessage: [Message] = [
       [0, 0, 0, 1, 0, 0, 0, 2, 1, 0x75, 0x37], [0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 2],
     ])
   let committed = Message.committed(
-    unit: "u", attempt: Attempt(epoch: 1, sequence: 1), outputs: [OutputRecord(path: "a/b", size: 4096, checksum: "crc:1")])
+    unit: "u", attempt: Attempt(epoch: 1, sequence: 1),
+    outputs: [OutputRecord(path: "a/b", size: 4096, checksum: "crc:1")])
   #expect(committed.encode()[4] == [0, 0, 0, 0, 0, 0, 0x10, 0, 5] + Array("crc:1a/b".utf8))
-  #expect(Message.disconnect(code: .rejected, reason: "no").encode() == [signature, [0x0E], [2], [0x6E, 0x6F]])
+  #expect(
+    Message.disconnect(code: .rejected, reason: "no").encode() == [signature, [0x0E], [2], [0x6E, 0x6F]])
   #expect(Attempt(epoch: 3, sequence: 17).description == "3.17")
   #expect(Attempt(epoch: 3, sequence: 17).hex == "0000000300000011")
 }
@@ -112,10 +121,19 @@ func replacing(_ message: Message, frame index: Int, with bytes: [UInt8]) -> [[U
     (replacing(ready, frame: 5, with: Array("Extract".utf8)), .fieldValue, "READY", "kinds"),
     (replacing(ready, frame: 5, with: Array("a,a".utf8)), .fieldValue, "READY", "kinds"),
     (replacing(ready, frame: 5, with: Array("a,".utf8)), .fieldValue, "READY", "kinds"),
-    (replacing(ready, frame: 5, with: Array((0..<17).map { "k\($0)" }.joined(separator: ",").utf8)), .fieldValue, "READY", "kinds"),
+    (
+      replacing(ready, frame: 5, with: Array((0..<17).map { "k\($0)" }.joined(separator: ",").utf8)),
+      .fieldValue, "READY", "kinds"
+    ),
     (replacing(ready, frame: 6, with: [0, 0, 0, 1]), .fieldSize, "READY", "holding"),
-    (replacing(ready, frame: 6, with: [0, 0, 0, 1, 0, 0, 0, 1, 7, 0x75]), .fieldValue, "READY", "holding phase"),
-    (replacing(ready, frame: 6, with: [0, 0, 0, 0, 0, 0, 0, 1, 0, 0x75]), .fieldValue, "READY", "holding attempt"),
+    (
+      replacing(ready, frame: 6, with: [0, 0, 0, 1, 0, 0, 0, 1, 7, 0x75]), .fieldValue, "READY",
+      "holding phase"
+    ),
+    (
+      replacing(ready, frame: 6, with: [0, 0, 0, 0, 0, 0, 0, 1, 0, 0x75]), .fieldValue, "READY",
+      "holding attempt"
+    ),
     (replacing(ready, frame: 7, with: Array(repeating: 0, count: 12)), .fieldValue, "READY", "session"),
     (replacing(progress, frame: 2, with: []), .fieldValue, "PROGRESS", "unit"),
     (replacing(progress, frame: 2, with: Array(repeating: 0x61, count: 257)), .fieldSize, "PROGRESS", "unit"),
@@ -128,24 +146,46 @@ func replacing(_ message: Message, frame index: Int, with bytes: [UInt8]) -> [[U
     (replacing(failed, frame: 4, with: [0x61, 0x00]), .fieldValue, "FAILED", "reason"),
     (replacing(everyMessage[8], frame: 4, with: [0, 0, 0, 0]), .fieldValue, "AUTHORIZE", "commit lease"),
     (replacing(everyMessage[8], frame: 4, with: [0x80, 0, 0, 0]), .fieldValue, "AUTHORIZE", "commit lease"),
-    (replacing(everyMessage[3], frame: 6, with: Array(repeating: 0, count: 65_537)), .fieldSize, "ASSIGN", "spec"),
+    (
+      replacing(everyMessage[3], frame: 6, with: Array(repeating: 0, count: 65_537)), .fieldSize, "ASSIGN",
+      "spec"
+    ),
     (replacing(everyMessage[3], frame: 5, with: Array("a b".utf8)), .fieldValue, "ASSIGN", "kind"),
     (replacing(everyMessage[2], frame: 2, with: [2]), .version, "WELCOME", "version"),
     (replacing(everyMessage[2], frame: 4, with: []), .fieldValue, "WELCOME", "job"),
     (replacing(committed, frame: 4, with: [0, 0, 0, 0]), .fieldSize, "COMMITTED", "output 0"),
-    (replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 200, 0x61, 0x61]), .fieldSize, "COMMITTED", "output 1 checksum"),
-    (replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x20, 0x61]), .fieldValue, "COMMITTED", "output 1 checksum"),
-    (replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61] + Array("/etc".utf8)), .fieldValue, "COMMITTED", "output 1 path"),
-    (replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61] + Array("a/../b".utf8)), .fieldValue, "COMMITTED", "output 1 path"),
-    (replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61] + Array("a//b".utf8)), .fieldValue, "COMMITTED", "output 1 path"),
+    (
+      replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 200, 0x61, 0x61]), .fieldSize,
+      "COMMITTED", "output 1 checksum"
+    ),
+    (
+      replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x20, 0x61]), .fieldValue, "COMMITTED",
+      "output 1 checksum"
+    ),
+    (
+      replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61] + Array("/etc".utf8)),
+      .fieldValue, "COMMITTED", "output 1 path"
+    ),
+    (
+      replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61] + Array("a/../b".utf8)),
+      .fieldValue, "COMMITTED", "output 1 path"
+    ),
+    (
+      replacing(committed, frame: 5, with: [0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61] + Array("a//b".utf8)),
+      .fieldValue, "COMMITTED", "output 1 path"
+    ),
     (replacing(committed, frame: 5, with: committed.encode()[4]), .fieldValue, "COMMITTED", "output 1 path"),
     (replacing(everyMessage[16], frame: 2, with: [9]), .fieldValue, "DISCONNECT", "code"),
   ]
   for (frames, kind, command, field) in cases {
     let got = decodeError(frames)
-    #expect(got?.0 == kind && got?.1 == command && got?.2 == field, "expected \(kind) \(command ?? "-") \(field ?? "-")")
+    #expect(
+      got?.0 == kind && got?.1 == command && got?.2 == field,
+      "expected \(kind) \(command ?? "-") \(field ?? "-")")
   }
-  let error = try #require(throws: WireError.self) { try Message.decode(replacing(ready, frame: 3, with: [0, 0, 0, 0])) }
+  let error = try #require(throws: WireError.self) {
+    try Message.decode(replacing(ready, frame: 3, with: [0, 0, 0, 0]))
+  }
   #expect(error.description.contains("READY field 'cores'") && error.description.contains("HINT"))
 }
 

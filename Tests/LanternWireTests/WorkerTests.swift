@@ -27,7 +27,9 @@ struct WorkerBench {
   }
 
   /// Starts, is welcomed (H = 1 s) and assigned `unit`.
-  mutating func assigned(_ unit: String = "u0", attempt: Attempt = Attempt(epoch: 1, sequence: 1)) -> Assignment {
+  mutating func assigned(_ unit: String = "u0", attempt: Attempt = Attempt(epoch: 1, sequence: 1))
+    -> Assignment
+  {
     _ = on(.start(now: now))
     _ = receive(.welcome(Welcome(heartbeatMs: 1000, jobID: "job")))
     let assignment = Assignment(unit: unit, attempt: attempt, leaseMs: 60_000, kind: "extract", spec: [1])
@@ -41,7 +43,9 @@ func sent(_ actions: [WorkerAction]) -> [Message] {
 }
 
 func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
-  for message in sent(actions) { if case .ready(let ready) = message { return (ready.holding, ready.sequence) } }
+  for message in sent(actions) {
+    if case .ready(let ready) = message { return (ready.holding, ready.sequence) }
+  }
   return nil
 }
 
@@ -51,13 +55,26 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
   #expect(start.first == .connect)
   #expect(sent(start) == [ready(holding: nil, incarnation: 7, sequence: 1)])
   #expect(bench.receive(.welcome(Welcome(heartbeatMs: 500, jobID: "job"))).isEmpty)
-  let assignment = Assignment(unit: "u0", attempt: Attempt(epoch: 1, sequence: 1), leaseMs: 60_000, kind: "extract", spec: [1])
+  let assignment = Assignment(
+    unit: "u0", attempt: Attempt(epoch: 1, sequence: 1), leaseMs: 60_000, kind: "extract", spec: [1])
   #expect(bench.receive(.assign(assignment)) == [.startUnit(assignment)])
-  #expect(sent(bench.on(.progress(completed: 3, total: 2, now: 100))) == [.progress(unit: "u0", attempt: assignment.attempt, completed: 2, total: 2)])
+  #expect(
+    sent(bench.on(.progress(completed: 3, total: 2, now: 100))) == [
+      .progress(unit: "u0", attempt: assignment.attempt, completed: 2, total: 2)
+    ])
   #expect(sent(bench.on(.outputsWritten(now: 200))) == [.commit(unit: "u0", attempt: assignment.attempt)])
-  #expect(bench.receive(.authorize(unit: "u0", attempt: assignment.attempt, commitLeaseMs: 1000)) == [.publishOutputs(unit: "u0", attempt: assignment.attempt)])
-  #expect(sent(bench.on(.published(outputs: output("u0"), now: 300))) == [.committed(unit: "u0", attempt: assignment.attempt, outputs: output("u0"))])
-  #expect(bench.receive(.ack(unit: "u0", attempt: assignment.attempt)) == [.unitCommitted(unit: "u0", attempt: assignment.attempt)])
+  #expect(
+    bench.receive(.authorize(unit: "u0", attempt: assignment.attempt, commitLeaseMs: 1000)) == [
+      .publishOutputs(unit: "u0", attempt: assignment.attempt)
+    ])
+  #expect(
+    sent(bench.on(.published(outputs: output("u0"), now: 300))) == [
+      .committed(unit: "u0", attempt: assignment.attempt, outputs: output("u0"))
+    ])
+  #expect(
+    bench.receive(.ack(unit: "u0", attempt: assignment.attempt)) == [
+      .unitCommitted(unit: "u0", attempt: assignment.attempt)
+    ])
   #expect(bench.worker.heldUnit == nil)
   // H = 500 ms from WELCOME: a heartbeat once nothing has been sent for 500 ms.
   #expect(bench.tick(at: 700).isEmpty)
@@ -71,14 +88,17 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
   let refused = bench.receive(.refuse(unit: "u0", attempt: held.attempt, reason: "lease expired"))
   #expect(refused.contains(.cancelUnit(unit: "u0", attempt: held.attempt)))
   #expect(refused.contains(.discardOutputs(unit: "u0", attempt: held.attempt)))
-  let next = Assignment(unit: "u1", attempt: Attempt(epoch: 1, sequence: 2), leaseMs: 1, kind: "extract", spec: [])
+  let next = Assignment(
+    unit: "u1", attempt: Attempt(epoch: 1, sequence: 2), leaseMs: 1, kind: "extract", spec: [])
   #expect(bench.receive(.assign(next)) == [.startUnit(next)])
   #expect(bench.receive(.revoke(unit: "u0", attempt: held.attempt, reason: "stale")).isEmpty)  // not held
   _ = bench.on(.outputsWritten(now: 0))
   _ = bench.receive(.authorize(unit: "u1", attempt: next.attempt, commitLeaseMs: 1))
-  #expect(bench.receive(.revoke(unit: "u1", attempt: next.attempt, reason: "late")).isEmpty)  // renaming: finish first
+  // Renaming: the worker finishes first.
+  #expect(bench.receive(.revoke(unit: "u1", attempt: next.attempt, reason: "late")).isEmpty)
   _ = bench.on(.published(outputs: [], now: 0))
-  let refusedAfter = bench.receive(.refuse(unit: "u1", attempt: next.attempt, reason: "attempt 1.3 is committing"))
+  let refusedAfter = bench.receive(
+    .refuse(unit: "u1", attempt: next.attempt, reason: "attempt 1.3 is committing"))
   #expect(!refusedAfter.contains(.discardOutputs(unit: "u1", attempt: next.attempt)))
   #expect(bench.worker.heldUnit == nil)
 }
@@ -117,7 +137,10 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
   _ = bench.on(.outputsWritten(now: 0))
   let lost = bench.receive(.disconnect(code: .reconnect, reason: "unknown worker"))
   #expect(readyHolding(lost)?.0 == Holding(unit: "u0", attempt: held.attempt, phase: .working))
-  #expect(sent(bench.receive(.welcome(Welcome(heartbeatMs: 1000, jobID: "job")))) == [.commit(unit: "u0", attempt: held.attempt)])
+  #expect(
+    sent(bench.receive(.welcome(Welcome(heartbeatMs: 1000, jobID: "job")))) == [
+      .commit(unit: "u0", attempt: held.attempt)
+    ])
   _ = bench.receive(.authorize(unit: "u0", attempt: held.attempt, commitLeaseMs: 1))
   _ = bench.on(.published(outputs: output("u0"), now: 0))
   // The coordinator dies before the ACK: the worker reconnects and sends COMMITTED again.
@@ -155,7 +178,8 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
   #expect(bench.on(.received(frames: [[1, 2, 3]], now: 0)).first == .closeConnection)
   var other = try WorkerBench()
   _ = other.assigned()
-  #expect(other.receive(.commit(unit: "u0", attempt: Attempt(epoch: 1, sequence: 1))).first == .closeConnection)
+  #expect(
+    other.receive(.commit(unit: "u0", attempt: Attempt(epoch: 1, sequence: 1))).first == .closeConnection)
   #expect(other.worker.heldUnit != nil)  // it keeps its unit across the reconnection
 }
 
@@ -168,7 +192,8 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
   #expect(bench.worker.hasExited && bench.tick(at: 10_000).isEmpty)
   var rejected = try WorkerBench()
   _ = rejected.on(.start(now: 0))
-  #expect(rejected.receive(.disconnect(code: .rejected, reason: "excluded")).last == .exit(.rejected("excluded")))
+  #expect(
+    rejected.receive(.disconnect(code: .rejected, reason: "excluded")).last == .exit(.rejected("excluded")))
 }
 
 @Test func drainingIdleWorkerLeavesAtOnce() throws {
@@ -219,8 +244,10 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
   var bench = try WorkerBench()
   let held = bench.assigned()
   #expect(bench.receive(.assign(held)).isEmpty)
-  let other = Assignment(unit: "u1", attempt: Attempt(epoch: 1, sequence: 2), leaseMs: 1, kind: "extract", spec: [])
-  #expect(sent(bench.receive(.assign(other))) == [.failed(unit: "u1", attempt: other.attempt, reason: "busy")])
+  let other = Assignment(
+    unit: "u1", attempt: Attempt(epoch: 1, sequence: 2), leaseMs: 1, kind: "extract", spec: [])
+  #expect(
+    sent(bench.receive(.assign(other))) == [.failed(unit: "u1", attempt: other.attempt, reason: "busy")])
   let failed = bench.on(.unitFailed(reason: "CUDA error", now: 0))
   #expect(sent(failed) == [.failed(unit: "u0", attempt: held.attempt, reason: "CUDA error")])
   #expect(failed.contains(.discardOutputs(unit: "u0", attempt: held.attempt)))
@@ -228,9 +255,15 @@ func readyHolding(_ actions: [WorkerAction]) -> (Holding?, UInt32)? {
 
 @Test func invalidWorkerConfigurationsThrow() {
   for id in ["", "has space", String(repeating: "x", count: 256)] {
-    #expect(throws: WireError.self) { try WorkerState(config: WorkerConfig(workerID: id, capabilities: extract, incarnation: 1)) }
+    #expect(throws: WireError.self) {
+      try WorkerState(config: WorkerConfig(workerID: id, capabilities: extract, incarnation: 1))
+    }
   }
   let noKinds = Capabilities(cores: 1, memoryBytes: 1, kinds: [])
-  #expect(throws: WireError.self) { try WorkerState(config: WorkerConfig(workerID: "w", capabilities: noKinds, incarnation: 1)) }
-  #expect(throws: WireError.self) { try WorkerState(config: WorkerConfig(workerID: "w", capabilities: extract, incarnation: 0)) }
+  #expect(throws: WireError.self) {
+    try WorkerState(config: WorkerConfig(workerID: "w", capabilities: noKinds, incarnation: 1))
+  }
+  #expect(throws: WireError.self) {
+    try WorkerState(config: WorkerConfig(workerID: "w", capabilities: extract, incarnation: 0))
+  }
 }
