@@ -48,12 +48,18 @@ let package = Package(
       name: "LanternExtraction",
       dependencies: ["LanternModels", "LanternShards", "LanternTokenizers", "LanternPipeline", "LanternFormats"],
       swiftSettings: computeSettings),
+    .target(
+      name: "LanternCluster",
+      dependencies: [
+        "CZeroMQ", "LanternWire", "LanternTransport", "LanternExtraction", "LanternShards", "LanternPipeline",
+      ],
+      swiftSettings: computeSettings),
     .target(name: "LanternTransport", dependencies: ["CZeroMQ"], swiftSettings: computeSettings),
     .executableTarget(
       name: "lantern",
       dependencies: [
         "LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers", "LanternModels",
-        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire", "LanternPipeline", "LanternExtraction",
+        "LanternCompression", "LanternTransport", "LanternShards", "LanternWire", "LanternPipeline", "LanternExtraction", "LanternCluster",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: computeSettings),

@@ -63,7 +63,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
 extension ExtractionJob {
   /// Extracts `unit` under `attempt` into temporaries; `progress(windowsDone)` is called after
   /// every batch. On error every temporary of this attempt is removed.
-  public func extract(unit: WorkUnit, attempt: UInt64, progress: (Int) -> Void = { _ in }) throws
+  public func extract(unit: WorkUnit, attempt: UInt64, progress: (Int) -> Bool = { _ in true }) throws
     -> UnitOutput
   {
     let windows = try planner.windows(for: unit)

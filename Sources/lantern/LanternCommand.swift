@@ -12,6 +12,7 @@ struct LanternCommand: ParsableCommand {
     commandName: "lantern",
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
     subcommands: [
+      RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
       ExtractCommand.self, VerifyCommand.self, InspectCommand.self, ExportNPYCommand.self,
       ForwardCommand.self,
       TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self,
