@@ -177,3 +177,24 @@ final class Unchecked<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
 }
+
+struct InspectPipelineCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "inspect-pipeline", abstract: "Decode and validate a pipeline file; print the resolved job.")
+
+  @Argument(help: "A pipeline file.") var pipeline: String
+
+  func run() throws {
+    let s = try PipelineDecoder.load(path: pipeline)
+    print("pipeline \(s.name): job_dir \(s.jobDirectory), seed \(s.seed)")
+    print("model \(s.extract.model); corpus \(s.extract.corpus.path) (\(s.extract.corpus.format))")
+    print("hooks \(s.extract.hooks.joined(separator: ", "))")
+    print(
+      "context \(s.extract.contextSize), max_tokens \(s.extract.maxTokens.map(String.init) ?? "all"), dtype \(s.extract.dtype), "
+        + "windows/unit \(s.extract.windowsPerUnit), batch \(s.extract.batchSize), threads \(s.extract.threads)"
+    )
+    print(
+      "cluster: \(s.cluster.workers) local workers, heartbeat \(s.cluster.heartbeatMs) ms, lease \(s.cluster.leaseMs) ms, "
+        + "\(s.cluster.maxAttempts) attempts\(s.cluster.curveServerKey == nil ? "" : ", CURVE")")
+  }
+}

@@ -13,6 +13,7 @@ struct LanternCommand: ParsableCommand {
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
     subcommands: [
       RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
+      InspectPipelineCommand.self,
       ExtractCommand.self, VerifyCommand.self, InspectCommand.self, ExportNPYCommand.self,
       ForwardCommand.self,
       TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self,
