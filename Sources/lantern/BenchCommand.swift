@@ -5,11 +5,13 @@
 import ArgumentParser
 import Foundation
 import LanternModels
+import LanternShards
+import LanternWire
 import LanternTensor
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bench", abstract: "Benchmarks.", subcommands: [BenchForwardCommand.self])
+    commandName: "bench", abstract: "Benchmarks.", subcommands: [BenchForwardCommand.self, BenchDecodeCommand.self, BenchCoordinatorCommand.self])
 }
 
 struct BenchForwardCommand: ParsableCommand {
@@ -81,6 +83,70 @@ struct BenchForwardCommand: ParsableCommand {
           format: "%.0f tokens/s, %.1f GFLOP/s = %.0f%% of the sgemm peak (%.1f GFLOP/s, %d threads)",
           tps, gflops, 100 * gflops / peak, peak, ctx.pool.threadCount))
       print("OpenBLAS: \(BLAS.configuration)")
+    }
+  }
+}
+
+struct BenchDecodeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "decode", abstract: "Shard decode throughput on one core (GB/s of Float32 activations).")
+
+  @Argument(help: ".lshard files.") var shards: [String]
+  @Option(help: "Passes over the files (the best is reported).") var repeats = 3
+  @Flag(help: "Print one JSON object.") var json = false
+
+  func run() throws {
+    var best = Double.infinity
+    var bytes = 0
+    for _ in 0..<repeats {
+      bytes = 0
+      let start = ContinuousClock.now
+      for path in shards {
+        let r = try ShardReader(path: path)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: r.rowCount * r.d)
+        defer { out.deallocate() }
+        try r.readRows(0..<r.rowCount, into: out)
+        bytes += r.rowCount * r.d * 4
+      }
+      best = min(best, (ContinuousClock.now - start).seconds)
+    }
+    let gbps = Double(bytes) / best / 1e9
+    if json {
+      print("{\"decode_gb_per_second\": \(gbps), \"float32_bytes\": \(bytes), \"seconds\": \(best)}")
+    } else {
+      print(String(format: "decoded %.1f MB of Float32 activations in %.3f s: %.2f GB/s on one core", Double(bytes) / 1e6, best, gbps))
+    }
+  }
+}
+
+struct BenchCoordinatorCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "coordinator",
+    abstract: "Coordinator capacity: the LWP/1 state machine driven by N simulated workers (no sockets).")
+
+  @Option(help: "Simulated workers.") var workers = 1000
+  @Option(help: "Worker messages to process.") var messages = 200_000
+  @Flag(help: "Print one JSON object.") var json = false
+
+  func run() throws {
+    let start = ContinuousClock.now
+    let report = CoordinatorLoad.run(workers: workers, messages: messages)
+    let seconds = (ContinuousClock.now - start).seconds
+    let eventsPerSecond = Double(report.events) / seconds
+    // Scheduling overhead: the coordinator's CPU time per unit of simulated wall time.
+    let overhead = seconds / (Double(report.simulatedMs) / 1000)
+    if json {
+      print(
+        "{\"workers\": \(report.workers), \"events\": \(report.events), \"events_per_second\": \(eventsPerSecond), "
+          + "\"commits\": \(report.commits), \"simulated_seconds\": \(Double(report.simulatedMs) / 1000), "
+          + "\"cpu_seconds\": \(seconds), \"overhead_fraction\": \(overhead)}")
+    } else {
+      print(
+        String(
+          format: "%d workers, %d events (%d commits) in %.2f s: %.0f events/s; %.1f s of simulated cluster time → "
+            + "%.2f%% of one core",
+          report.workers, report.events, report.commits, seconds, eventsPerSecond, Double(report.simulatedMs) / 1000,
+          100 * overhead))
     }
   }
 }
