@@ -101,7 +101,7 @@ let package = Package(
       name: "LanternCLITests",
       dependencies: [
         "lantern", "LanternTestSupport", "LanternFormats", "LanternCompression", "LanternTransport", "LanternShards",
-        .product(name: "Yams", package: "Yams"),
+        "LanternWire", "CZeroMQ", .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: computeSettings),
   ]

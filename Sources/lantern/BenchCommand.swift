@@ -6,12 +6,13 @@ import ArgumentParser
 import Foundation
 import LanternModels
 import LanternShards
-import LanternWire
 import LanternTensor
+import LanternWire
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bench", abstract: "Benchmarks.", subcommands: [BenchForwardCommand.self, BenchDecodeCommand.self, BenchCoordinatorCommand.self])
+    commandName: "bench", abstract: "Benchmarks.",
+    subcommands: [BenchForwardCommand.self, BenchDecodeCommand.self, BenchCoordinatorCommand.self])
 }
 
 struct BenchForwardCommand: ParsableCommand {
@@ -114,7 +115,10 @@ struct BenchDecodeCommand: ParsableCommand {
     if json {
       print("{\"decode_gb_per_second\": \(gbps), \"float32_bytes\": \(bytes), \"seconds\": \(best)}")
     } else {
-      print(String(format: "decoded %.1f MB of Float32 activations in %.3f s: %.2f GB/s on one core", Double(bytes) / 1e6, best, gbps))
+      print(
+        String(
+          format: "decoded %.1f MB of Float32 activations in %.3f s: %.2f GB/s on one core",
+          Double(bytes) / 1e6, best, gbps))
     }
   }
 }
@@ -143,9 +147,11 @@ struct BenchCoordinatorCommand: ParsableCommand {
     } else {
       print(
         String(
-          format: "%d workers, %d events (%d commits) in %.2f s: %.0f events/s; %.1f s of simulated cluster time → "
+          format:
+            "%d workers, %d events (%d commits) in %.2f s: %.0f events/s; %.1f s of simulated cluster time → "
             + "%.2f%% of one core",
-          report.workers, report.events, report.commits, seconds, eventsPerSecond, Double(report.simulatedMs) / 1000,
+          report.workers, report.events, report.commits, seconds, eventsPerSecond,
+          Double(report.simulatedMs) / 1000,
           100 * overhead))
     }
   }
