@@ -4,7 +4,8 @@
 // and a journal whose unsynced tail is torn when the coordinator crashes. Workers are killed, restarted
 // under the same id, and paused past their leases; the coordinator is crashed and restarted from its
 // journal. Everything is driven by one seeded generator and a time-ordered event queue, so a run is
-// exactly reproducible. The run checks exactly-once commitment as it goes and reports violations.
+// exactly reproducible. The run checks exactly-once commitment as it goes and stops at the first
+// violation.
 // Leaves out: real sockets and files, worker drain (tested on its own), the CPU cost of units.
 
 /// SplitMix64: a small, seeded generator, so simulations replay exactly.
