@@ -72,6 +72,12 @@ public struct UnitFailure: Equatable, Sendable {
   public var unit: String
   /// One line per failed attempt: `attempt 1.3 on node07/2: <reason>`.
   public var reasons: [String]
+
+  /// Makes a failure report.
+  public init(unit: String, reasons: [String]) {
+    self.unit = unit
+    self.reasons = reasons
+  }
 }
 
 /// What happens to a coordinator.
@@ -110,34 +116,59 @@ public enum CoordinatorAction: Equatable, Sendable {
 
 /// Counts for `lantern status` and benchmarks.
 public struct CoordinatorCounters: Equatable, Sendable {
+  /// Messages handed to `handle`, garbled ones included.
   public var messagesReceived = 0
+  /// Messages and DISCONNECTs the coordinator asked to send.
   public var messagesSent = 0
+  /// ASSIGNs sent.
   public var assignments = 0
+  /// Leases re-adopted from a reconnecting worker's READY.
   public var readoptions = 0
+  /// Units made durable in the manifest.
   public var commits = 0
+  /// COMMITTEDs for units already done (answered with ACK, not recorded).
   public var duplicateCommits = 0
+  /// REFUSEs sent.
   public var refusals = 0
+  /// REVOKEs sent.
   public var revocations = 0
+  /// Failed attempts counted against units.
   public var failures = 0
+  /// Leases that expired (progress, commit or liveness).
   public var expiries = 0
+  /// Workers excluded.
   public var exclusions = 0
+  /// Protocol errors (each answered with DISCONNECT rejected).
   public var protocolErrors = 0
+  /// Messages dropped because their peer was quarantined.
   public var quarantineDrops = 0
+  /// Stale or duplicated READYs ignored.
   public var staleReadies = 0
 }
 
 /// A snapshot for `lantern status`.
 public struct CoordinatorStatus: Equatable, Sendable {
+  /// Units in the job.
   public var units = 0
+  /// Units committed.
   public var done = 0
+  /// Units queued.
   public var pending = 0
+  /// Units leased, authorized or being recorded.
   public var leased = 0
+  /// Units leased before a restart, held back for their workers' return.
   public var reclaimable = 0
+  /// Units given up after exhausting their retry budget.
   public var givenUp = 0
+  /// Workers with a session.
   public var workers = 0
+  /// Workers with a session that hold nothing and are not draining.
   public var idleWorkers = 0
+  /// Worker ids excluded for the rest of the job.
   public var excludedWorkers = 0
+  /// The coordinator's epoch.
   public var epoch: UInt32 = 0
+  /// Whether the job has ended (finished or failed).
   public var finished = false
 }
 

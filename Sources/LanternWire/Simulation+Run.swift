@@ -78,7 +78,8 @@ struct Simulation {
       queue.push(uniform(1000...max(1001, expected)), .crashCoordinator)
     }
     queue.push(250, .coordinatorTick)
-    while !report.ended, report.events < config.maxEvents, let entry = queue.pop() {
+    while !report.ended, report.violations.isEmpty, report.events < config.maxEvents, let entry = queue.pop()
+    {
       if entry.time > config.maxSimulatedMs { break }
       now = max(now, entry.time)
       if let (worker, life) = entry.event.pausable, workers[worker].life == life,

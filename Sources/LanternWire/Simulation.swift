@@ -4,7 +4,8 @@
 // and a journal whose unsynced tail is torn when the coordinator crashes. Workers are killed, restarted
 // under the same id, and paused past their leases; the coordinator is crashed and restarted from its
 // journal. Everything is driven by one seeded generator and a time-ordered event queue, so a run is
-// exactly reproducible. The run checks exactly-once commitment as it goes and reports violations.
+// exactly reproducible. The run checks exactly-once commitment as it goes and stops at the first
+// violation.
 // Leaves out: real sockets and files, worker drain (tested on its own), the CPU cost of units.
 
 /// SplitMix64: a small, seeded generator, so simulations replay exactly.
@@ -63,7 +64,7 @@ public struct SimulationConfig: Sendable {
   /// The run stops (unfinished) after this much simulated time.
   public var maxSimulatedMs: Int64 = 36_000_000
   /// The run stops (unfinished) after this many events.
-  public var maxEvents = 50_000_000
+  public var maxEvents = 10_000_000
 
   /// A configuration with `workers` slots and `units` units, no faults, leases shortened for speed.
   public init(workers: Int = 100, units: Int = 1000, seed: UInt64 = 1) {
@@ -97,14 +98,17 @@ public struct SimulationReport: Equatable, Sendable {
   public var finished = false
   /// Given-up units, as the coordinator reported them.
   public var failedUnits: [UnitFailure] = []
-  /// Worker kills, pauses, coordinator restarts.
+  /// Workers killed (kill -9), including by poison units.
   public var workerDeaths = 0
+  /// Workers paused (SIGSTOP).
   public var workerPauses = 0
+  /// Coordinator restarts from its journal.
   public var coordinatorRestarts = 0
   /// Workers that exited because the coordinator rejected them (excluded).
   public var workersRejected = 0
-  /// Temporaries removed by the orphan sweep, and publishes that found their temporary gone.
+  /// Temporaries removed by the orphan sweep.
   public var temporariesSwept = 0
+  /// Publishes (renames) that found their temporary gone.
   public var publishesFailed = 0
   /// Simulated time at the end, milliseconds.
   public var simulatedMs: Int64 = 0

@@ -182,3 +182,14 @@ import Testing
   bad.jobID = ""
   #expect(throws: WireError.self) { try CoordinatorState(units: units(1), config: bad) }
 }
+
+@Test func theQuarantineTableIsBounded() throws {
+  var config = CoordinatorConfig(jobID: "test")
+  config.maxQuarantined = 3
+  var bench = try Bench(units: units(1), config: config)
+  for index in 0..<5 { bench.raw("bad\(index)", [[0xFF]]) }
+  #expect(bench.coordinator.quarantine.count == 3)
+  // The oldest were forgotten first: bad0 may speak again, bad4 may not.
+  #expect(messages(bench.from("bad0", ready()), to: "bad0").first?.isWelcome == true)
+  #expect(bench.from("bad4", ready()).isEmpty)
+}

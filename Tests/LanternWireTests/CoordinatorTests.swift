@@ -269,3 +269,65 @@ import Testing
   // The coordinator heartbeats w1 when it has sent it nothing for H.
   #expect(messages(bench.tick(at: 4500), to: "w1") == [.heartbeat])
 }
+
+@Test func rejectedManifestEntryIsRefusedCountedAndRetried() throws {
+  var bench = try Bench(units: units(1))
+  let held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
+  bench.from("w0", .commit(unit: "u0", attempt: held.attempt))
+  bench.from("w0", .committed(unit: "u0", attempt: held.attempt, outputs: output("u0")))
+  let rejected = bench.coordinator.handle(
+    .manifestRejected(unit: "u0", attempt: held.attempt, reason: "checksum mismatch", now: 0))
+  #expect(messages(rejected, to: "w0").first?.isRefuse == true)
+  #expect(
+    rejected.contains(
+      .appendJournal(
+        .failed(
+          unit: "u0", attempt: held.attempt, worker: "w0", reason: "outputs rejected: checksum mismatch"))))
+  // w0 failed u0 but it is the only worker, so it gets the unit again under a new attempt.
+  #expect(assignment(rejected, to: "w0").map { $0.attempt > held.attempt } == true)
+}
+
+@Test func commitAfterTheLeaseRanOutIsRefusedBeforeAnyTick() throws {
+  var bench = try Bench(units: units(2))
+  let held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
+  let late = bench.from("w0", .commit(unit: "u0", attempt: held.attempt), at: 120_001)
+  #expect(
+    messages(late, to: "w0").first == .refuse(unit: "u0", attempt: held.attempt, reason: "lease expired"))
+  #expect(bench.coordinator.counters.failures == 1)
+  #expect(assignment(late, to: "w0")?.unit == "u1")
+}
+
+@Test func aPublishedHolderThatNeverResendsIsIdleAfterTheCommitLease() throws {
+  var bench = try Bench(units: units(2))
+  let holding = Holding(unit: "u0", attempt: Attempt(epoch: 9, sequence: 1), phase: .published)
+  let welcome = bench.from("w0", ready(holding: holding))
+  #expect(assignment(welcome, to: "w0") == nil)
+  for time in stride(from: Int64(1000), through: 60_000, by: 1000) {
+    bench.from("w0", .heartbeat, at: time)
+    #expect(assignment(bench.tick(at: time), to: "w0") == nil)
+  }
+  bench.from("w0", .heartbeat, at: 60_001)
+  #expect(assignment(bench.tick(at: 60_001), to: "w0") != nil)
+}
+
+@Test func liveAttemptsAreExactlyThoseThatCanStillCommit() throws {
+  var bench = try Bench(units: units(2))
+  // A queued unit that was never leased: any attempt could still be re-adopted.
+  #expect(bench.coordinator.attemptIsLive(unit: "u0", attempt: Attempt(epoch: 1, sequence: 5)))
+  let held = try #require(assignment(bench.from("w0", ready()), to: "w0"))
+  let other = Attempt(epoch: 1, sequence: 99)
+  #expect(bench.coordinator.attemptIsLive(unit: "u0", attempt: held.attempt))
+  #expect(!bench.coordinator.attemptIsLive(unit: "u0", attempt: other))
+  #expect(!bench.coordinator.attemptIsLive(unit: "nope", attempt: held.attempt))
+  bench.from("w0", .commit(unit: "u0", attempt: held.attempt))
+  #expect(bench.coordinator.attemptIsLive(unit: "u0", attempt: held.attempt))
+  bench.from("w0", .committed(unit: "u0", attempt: held.attempt, outputs: []))
+  #expect(bench.coordinator.attemptIsLive(unit: "u0", attempt: held.attempt))
+  bench.confirmManifest()
+  #expect(!bench.coordinator.attemptIsLive(unit: "u0", attempt: held.attempt))
+}
+
+@Test func anEmptyJobFinishesAtStart() throws {
+  let bench = try Bench(units: [])
+  #expect(bench.finished == [.jobFinished])
+}

@@ -23,6 +23,7 @@ import Testing
   config.duplicateProbability = 0.01
   config.stallProbability = 0.001
   config.coordinatorCrashes = 2
+  config.maxEvents = 2_000_000  // about 0.5 M are needed; a runaway run fails fast
   let report = SimulationReport.run(config)
   #expect(report.violations.isEmpty, "\(report.violations)")
   #expect(report.finished, "ended: \(report.ended), failed: \(report.failedUnits.map(\.unit))")
@@ -72,4 +73,15 @@ func severeFaultsAcrossSeeds(seed: UInt64) {
   #expect(report.events == report.messages + report.ticks + report.confirmations)
   #expect(report.simulatedMs > 99_000)
   #expect(CoordinatorLoad.run(workers: 200, messages: 20_000, seed: 3) == report)
+}
+
+@Test func simulationsReplayExactlyFromTheirSeed() {
+  var config = SimulationConfig(workers: 30, units: 120, seed: 77)
+  config.deathProbability = 0.05
+  config.duplicateProbability = 0.05
+  config.coordinatorCrashes = 1
+  let first = SimulationReport.run(config)
+  #expect(SimulationReport.run(config) == first)
+  config.seed = 78
+  #expect(SimulationReport.run(config) != first)
 }
