@@ -62,6 +62,8 @@ public final class CoordinatorProcess: @unchecked Sendable {
 
     socket = try ZMQSocket(context, .router)
     try socket.set(ZMQ_ROUTER_MANDATORY, 1)
+    // A worker reconnecting under the same id takes over its old connection.
+    try socket.set(ZMQ_ROUTER_HANDOVER, 1)
     // Per-frame limit in libzmq (an oversized frame drops the peer), then our own bound on the
     // whole multipart message.
     try socket.set64(ZMQ_MAXMSGSIZE, Int64(Limits.coordinatorMaxFrameBytes))

@@ -50,6 +50,9 @@ final class ClusterHarness: @unchecked Sendable {
     try? FileManager.default.removeItem(at: root)
   }
 
+  private var logCount = 0
+
+  /// Starts `lantern args`; its output goes to a numbered log file under the harness root.
   func spawn(_ args: [String], env: [String: String] = [:]) throws -> Process {
     let p = Process()
     p.executableURL = lanternBinary
@@ -57,10 +60,26 @@ final class ClusterHarness: @unchecked Sendable {
     var e = ProcessInfo.processInfo.environment
     for (k, v) in env { e[k] = v }
     p.environment = e
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
+    logCount += 1
+    let logURL = root.appendingPathComponent(String(format: "log-%02d-%@.txt", logCount, args[0]))
+    FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: logURL)
+    p.standardOutput = handle
+    p.standardError = handle
     try p.run()
     return p
+  }
+
+  /// The tails of every process log, for a failing test's message.
+  var logs: String {
+    let files = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter {
+      $0.hasPrefix("log-")
+    }
+    .sorted()
+    return files.map { f in
+      let text = (try? String(contentsOf: root.appendingPathComponent(f), encoding: .utf8)) ?? ""
+      return "--- \(f)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+    }.joined(separator: "\n")
   }
 
   /// Starts the coordinator on a fixed loopback port and waits until it listens.
@@ -89,9 +108,13 @@ final class ClusterHarness: @unchecked Sendable {
   }
 
   /// Waits for the coordinator to exit; returns its status.
-  func waitForCoordinator(timeout: Double = 120) throws -> Int32 {
+  func waitForCoordinator(timeout: Double = 180) throws -> Int32 {
     guard let c = coordinator else { throw ClusterTestError("no coordinator") }
-    try waitFor("the coordinator to finish", timeout: timeout) { !c.isRunning }
+    do {
+      try waitFor("the coordinator to finish", timeout: timeout) { !c.isRunning }
+    } catch {
+      throw ClusterTestError("\(error)\n\(logs)")
+    }
     return c.terminationStatus
   }
 }
