@@ -30,8 +30,13 @@ struct RunCommand: ParsableCommand {
 
   func run() throws {
     let spec = try PipelineDecoder.load(path: pipeline)
-    let coordinator = try CoordinatorProcess(pipeline: spec, bind: "tcp://127.0.0.1:*", log: log)
     let n = workers ?? spec.cluster.workers
+    guard n >= 1 else {
+      throw CLIError(
+        "\(pipeline): cluster.workers is \(n): `lantern run` needs at least one local worker ---> HINT: pass --workers N, "
+          + "or start `lantern coordinator` and workers with a launcher")
+    }
+    let coordinator = try CoordinatorProcess(pipeline: spec, bind: "tcp://127.0.0.1:*", log: log)
     log("coordinator on \(coordinator.endpoint); starting \(n) local worker(s)")
     var children: [Process] = []
     for i in 0..<n {
