@@ -62,7 +62,7 @@ final class ClusterHarness: @unchecked Sendable {
     p.environment = e
     logCount += 1
     let logURL = root.appendingPathComponent(String(format: "log-%02d-%@.txt", logCount, args[0]))
-    FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
     let handle = try FileHandle(forWritingTo: logURL)
     p.standardOutput = handle
     p.standardError = handle
