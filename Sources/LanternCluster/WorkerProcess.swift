@@ -27,6 +27,8 @@ public final class WorkerProcess: @unchecked Sendable {
   private let inbox = Inbox()
   private var jobs: [String: ExtractionJob] = [:]
   private var current: (unit: String, attempt: Attempt, output: UnitOutput?, cancel: CancelFlag)?
+  /// How long a draining worker may spend finishing its unit before handing it back.
+  public var drainGraceMs: Int64 = 60_000
 
   /// - Parameters:
   ///   - workerID: the routing id (default: host name + pid).
@@ -61,8 +63,9 @@ public final class WorkerProcess: @unchecked Sendable {
     while exit == nil {
       if drainRequested.load(ordering: .relaxed) && !drainSent {
         drainSent = true
-        current?.cancel.set()
-        exit = try perform(state.handle(.drain(graceMs: 60_000, now: now())))
+        // The state machine lets a running unit finish within the grace period, then hands it
+        // back (a `.cancelUnit` action stops the extraction).
+        exit = try perform(state.handle(.drain(graceMs: drainGraceMs, now: now())))
         if exit != nil { break }
       }
       for event in inbox.takeAll() {

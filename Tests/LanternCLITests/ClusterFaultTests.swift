@@ -307,3 +307,24 @@ func freePort() -> Int {
     kill(h.workers["intruder"]!.processIdentifier, SIGKILL)
   }
 }
+
+extension ClusterFaultTests {
+  @Test func sigtermDrainsAWorkerWhichLeavesCleanly() throws {
+    let h = try ClusterHarness()
+    let port = freePort()
+    try h.startCoordinator(port: port)
+    try h.startWorker("leaver", port: port)
+    try h.waitFor("a first commit", timeout: 60) { h.committedUnits >= 1 }
+    let leaver = h.workers["leaver"]!
+    kill(leaver.processIdentifier, SIGTERM)
+    // It finishes (or hands back) its unit and exits on its own, well before any lease expires.
+    try h.waitFor("the drained worker to exit", timeout: 30) { !leaver.isRunning }
+    #expect(
+      leaver.terminationReason == .exit && leaver.terminationStatus == 0,
+      "exit status \(leaver.terminationStatus)")
+    #expect(h.coordinator!.isRunning, "the job goes on")
+    try h.startWorker("stayer", port: port)
+    #expect(try h.waitForCoordinator() == 0)
+    try expectMatchesReference(h)
+  }
+}
