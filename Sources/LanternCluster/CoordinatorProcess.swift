@@ -45,7 +45,9 @@ public final class CoordinatorProcess: @unchecked Sendable {
     self.log = log
     jobDirectory = URL(fileURLWithPath: pipeline.jobDirectory)
     job = try ExtractionJob(
-      settings: pipeline.extract, seed: pipeline.seed, directory: jobDirectory, role: .owner, log: log)
+      settings: pipeline.extract, seed: pipeline.seed, directory: jobDirectory, role: .owner,
+      loadWeights: false,
+      log: log)
     try SharedJobSettings(settings: pipeline.extract, seed: pipeline.seed).write(to: jobDirectory)
     units = Dictionary(uniqueKeysWithValues: job.plan.units.map { ($0.id, $0) })
     journal = try JournalFile(path: jobDirectory.appendingPathComponent("coordinator.journal").path)

@@ -30,7 +30,9 @@ public struct ExtractionError: Error, CustomStringConvertible, Sendable {
 public final class ExtractionJob: @unchecked Sendable {
   public let settings: ExtractionSettings
   public let seed: UInt64
-  public let model: Transformer
+  /// The model's hyper-parameters.
+  public let config: ModelConfig
+  private let loadedModel: Transformer?
   public let tokenizer: Tokenizer
   public let planner: CorpusPlanner
   public let plan: CorpusPlan
@@ -47,25 +49,28 @@ public final class ExtractionJob: @unchecked Sendable {
   /// - Parameter log: receives one-line progress notes (planning, resuming).
   public init(
     settings: ExtractionSettings, seed: UInt64, directory url: URL, role: JobDirectory.Role = .owner,
-    log: (String) -> Void = { _ in }
+    loadWeights: Bool = true, log: (String) -> Void = { _ in }
   ) throws {
     try settings.validate(source: "extraction settings")
     self.settings = settings
     self.seed = seed
     let ctx = ComputeContext(threads: settings.threads)
     pool = ctx.pool
-    model = try ModelRegistry.load(path: settings.model, pool: pool)
+    // A coordinator only plans and checks: it needs the config and the tokenizer, not the weights.
+    loadedModel = loadWeights ? try ModelRegistry.load(path: settings.model, pool: pool) : nil
+    config = try loadedModel?.config ?? ModelRegistry.config(path: settings.model)
     tokenizer = try Tokenizer.forModel(at: settings.model)
     weightsHash = try ExtractionJob.modelIdentity(settings.model)
     tokenizerHash = try ExtractionJob.tokenizerIdentity(settings.model)
-    for hook in settings.hooks where !model.hookNames.contains(hook) {
-      throw ModelError.unknownHook(name: hook, architecture: model.config.architecture)
+    let hookNames = Set(HookPoint.all(for: config))
+    for hook in settings.hooks where !hookNames.contains(hook) {
+      throw ModelError.unknownHook(name: hook, architecture: config.architecture)
     }
-    stopAfterLayer = ExtractionJob.lastLayer(hooks: settings.hooks, nLayers: model.config.nLayers)
+    stopAfterLayer = ExtractionJob.lastLayer(hooks: settings.hooks, nLayers: config.nLayers)
 
     let corpus = try Corpus(
       url: URL(fileURLWithPath: settings.corpus.path),
-      options: corpusOptions(settings, vocabularySize: model.config.dVocab))
+      options: corpusOptions(settings, vocabularySize: config.dVocab))
     let windows = WindowSettings.activationsStore(
       contextSize: settings.contextSize, prependBOS: settings.prependBOS, bosToken: tokenizer.bosTokenID,
       sequenceSeparatorToken: tokenizer.bosTokenID, disableConcatSequences: settings.packing == "per-document"
@@ -118,6 +123,17 @@ public final class ExtractionJob: @unchecked Sendable {
       log("planning: reading and tokenizing \(settings.corpus.path)")
       plan = try planner.makePlan()
       try Durable.writeAtomically(try plan.jsonData(), to: planURL)
+    }
+  }
+
+  /// The loaded model (workers and single-process jobs).
+  public var model: Transformer {
+    get throws {
+      guard let loadedModel else {
+        throw ExtractionError(
+          "this job was opened without its weights", hint: "open it with loadWeights: true")
+      }
+      return loadedModel
     }
   }
 

@@ -66,6 +66,7 @@ extension ExtractionJob {
   public func extract(unit: WorkUnit, attempt: UInt64, progress: (Int) -> Bool = { _ in true }) throws
     -> UnitOutput
   {
+    let forwardModel = try model
     let windows = try planner.windows(for: unit)
     let hooks = settings.hooks
     var writers: [ShardWriter] = []
@@ -76,7 +77,7 @@ extension ExtractionJob {
         temporaries.append(tmp)
         let d = try hookWidth(hook)
         let info = ShardInfo(
-          hook: hook, architecture: model.config.architecture, weightsHash: weightsHash,
+          hook: hook, architecture: config.architecture, weightsHash: weightsHash,
           tokenizerHash: tokenizerHash,
           dtype: shardDType, layout: shardLayout, d: d, contextSize: settings.contextSize,
           prependBOS: settings.prependBOS, packing: settings.packing, unitID: unit.id, seed: seed,
@@ -126,7 +127,7 @@ extension ExtractionJob {
         var h = Hooks()
         h.capture(hooks, into: store)
         let ids = batch.flatMap(\.tokens)
-        _ = try model.forward(
+        _ = try forwardModel.forward(
           tokens: ids, batch: batch.count, seqLen: t, stopAfterLayer: stopAfterLayer, hooks: h)
         let acts = try hooks.map { name -> Tensor in
           guard let a = store[name] else {
@@ -175,7 +176,7 @@ extension ExtractionJob {
 
   /// The last dimension of a hook's activation, from the model config.
   func hookWidth(_ hook: String) throws -> Int {
-    let c = model.config
+    let c = config
     if hook.hasSuffix("hook_scale") { return 1 }
     if hook.hasSuffix("mlp.hook_pre") || hook.hasSuffix("mlp.hook_post")
       || hook.hasSuffix("mlp.hook_pre_linear")

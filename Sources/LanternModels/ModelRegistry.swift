@@ -24,6 +24,22 @@ public enum ModelRegistry {
     throw ModelError.noModelAt(path: path)
   }
 
+  /// The configuration of the model at `path` without loading (or dequantizing) its weights.
+  public static func config(path: String) throws -> ModelConfig {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+      throw ModelError.noModelAt(path: path)
+    }
+    if isDir.boolValue { return try huggingFaceConfig(directory: path) }
+    guard path.hasSuffix(".gguf") else { throw ModelError.noModelAt(path: path) }
+    let gguf = try GGUFFile(path: path)
+    let arch = gguf.architecture ?? "(none)"
+    guard arch == "llama" else {
+      throw ModelError.unknownArchitecture(file: gguf.path, name: arch, known: ggufArchitectures)
+    }
+    return try Llama.config(gguf: gguf)
+  }
+
   /// Loads a model from an opened GGUF file.
   public static func loadGGUF(_ gguf: GGUFFile, pool: ThreadPool) throws -> Transformer {
     let arch = gguf.architecture ?? "(none)"
