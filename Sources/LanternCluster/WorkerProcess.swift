@@ -27,6 +27,8 @@ public final class WorkerProcess: @unchecked Sendable {
   private let inbox = Inbox()
   private var jobs: [String: ExtractionJob] = [:]
   private var current: (unit: String, attempt: Attempt, output: UnitOutput?, cancel: CancelFlag)?
+  /// The job of the unit being worked on (jobs are cached per job directory).
+  private var currentJob: ExtractionJob?
   /// How long a draining worker may spend finishing its unit before handing it back.
   public var drainGraceMs: Int64 = 60_000
 
@@ -143,6 +145,7 @@ public final class WorkerProcess: @unchecked Sendable {
     let job: ExtractionJob
     do {
       job = try openJob(a.spec)
+      currentJob = job
     } catch {
       inbox.put(.unitFailed(reason: Limits.clip("\(error)"), now: now()))
       return
@@ -191,15 +194,9 @@ public final class WorkerProcess: @unchecked Sendable {
       return
     }
     do {
-      var records: [OutputRecord] = []
-      for f in output.files {
-        let final = URL(
-          fileURLWithPath: String(
-            f.temporary.path.prefix(upTo: f.temporary.path.range(of: ".tmp-")!.lowerBound)))
-        try Durable.renameAndSync(from: f.temporary, to: final)
-        let jobDir = final.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let relative = String(final.path.dropFirst(jobDir.path.count + 1))
-        records.append(OutputRecord(path: relative, size: UInt64(f.bytes), checksum: f.checksum))
+      guard let job = currentJob else { throw ClusterError("no job is open", hint: "a bug") }
+      let records = try job.directory.publish(unit: unit, files: output.files).map {
+        OutputRecord(path: $0.path, size: UInt64($0.bytes), checksum: $0.checksum)
       }
       if ProcessInfo.processInfo.environment["LANTERN_FAULT_EXIT_AFTER_RENAME"] == "1" {
         log("fault injection: exiting after the rename of \(unit), before COMMITTED")

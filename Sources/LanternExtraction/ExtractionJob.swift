@@ -66,6 +66,11 @@ public final class ExtractionJob: @unchecked Sendable {
     for hook in settings.hooks where !hookNames.contains(hook) {
       throw ModelError.unknownHook(name: hook, architecture: config.architecture)
     }
+    for hook in settings.hooks where HookPoint.tokenWidth(of: hook, config: config) == nil {
+      throw ExtractionError(
+        "hook \(hook) holds one row per head and pair of positions, not per token",
+        hint: "extract per-token hooks (resid, mlp, attn_out, z, q/k/v...)")
+    }
     stopAfterLayer = ExtractionJob.lastLayer(hooks: settings.hooks, nLayers: config.nLayers)
 
     let corpus = try Corpus(

@@ -56,7 +56,7 @@ extension ExtractionJob {
       for f in output.files {
         report.bytes += f.bytes
         report.rows += f.rows
-        report.rawFloat32Bytes += f.rows * 4 * (try hookWidth(f.hook))
+        report.rawFloat32Bytes += f.rows * 4 * hookWidth(f.hook)
       }
     }
     report.seconds = Date().timeIntervalSince(start)

@@ -75,7 +75,7 @@ extension ExtractionJob {
       for hook in hooks {
         let tmp = try directory.temporaryURL(hook: hook, unit: unit.id, attempt: attempt)
         temporaries.append(tmp)
-        let d = try hookWidth(hook)
+        let d = hookWidth(hook)
         let info = ShardInfo(
           hook: hook, architecture: config.architecture, weightsHash: weightsHash,
           tokenizerHash: tokenizerHash,
@@ -174,28 +174,8 @@ extension ExtractionJob {
     return UnitOutput(unit: unit.id, attempt: attempt, tokens: tokens, files: files)
   }
 
-  /// The last dimension of a hook's activation, from the model config.
-  func hookWidth(_ hook: String) throws -> Int {
-    let c = config
-    if hook.hasSuffix("hook_scale") { return 1 }
-    if hook.hasSuffix("mlp.hook_pre") || hook.hasSuffix("mlp.hook_post")
-      || hook.hasSuffix("mlp.hook_pre_linear")
-    {
-      return c.dMLP
-    }
-    if hook.hasSuffix("attn.hook_q") || hook.hasSuffix("attn.hook_rot_q") || hook.hasSuffix("attn.hook_z") {
-      return c.nHeads * c.dHead
-    }
-    if hook.hasSuffix("attn.hook_k") || hook.hasSuffix("attn.hook_v") || hook.hasSuffix("attn.hook_rot_k") {
-      return c.nKVHeads * c.dHead
-    }
-    if hook.hasSuffix("hook_attn_scores") || hook.hasSuffix("hook_pattern") {
-      throw ExtractionError(
-        "hook \(hook) is per head pair of positions, not per token",
-        hint: "extract per-token hooks (resid, mlp, attn_out, z...)")
-    }
-    return c.dModel
-  }
+  /// The row width of a (per-token) hook, checked when the job was opened.
+  func hookWidth(_ hook: String) -> Int { HookPoint.tokenWidth(of: hook, config: config) ?? 0 }
 }
 
 /// Hands a non-Sendable value to another thread whose use of it does not overlap ours.

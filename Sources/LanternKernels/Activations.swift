@@ -87,7 +87,7 @@ public func siluMulForwardNaive(
   }
 }
 
-/// SiLU in place semantics helper: out[i] = x / (1 + e^{-x}). out and inp are (N,); may alias.
+/// SiLU: out[i] = x / (1 + e^{-x}). out and inp are (N,); may alias.
 public func siluForward(
   out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count n: Int, pool: ThreadPool
 ) {

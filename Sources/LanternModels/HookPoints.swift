@@ -42,6 +42,25 @@ public enum HookPoint {
     return Int(rest[..<dot])
   }
 
+  /// The width of one token's row at `name` (the product of its shape after (B, T)), or nil for
+  /// hooks that are not per token (`attn_scores`, `pattern`: one row per head and position pair).
+  public static func tokenWidth(of name: String, config c: ModelConfig) -> Int? {
+    if name.hasSuffix("hook_attn_scores") || name.hasSuffix("hook_pattern") { return nil }
+    if name.hasSuffix("hook_scale") { return 1 }
+    if name.hasSuffix("mlp.hook_pre") || name.hasSuffix("mlp.hook_post")
+      || name.hasSuffix("mlp.hook_pre_linear")
+    {
+      return c.dMLP
+    }
+    if name.hasSuffix("attn.hook_q") || name.hasSuffix("attn.hook_rot_q") || name.hasSuffix("attn.hook_z") {
+      return c.nHeads * c.dHead
+    }
+    if name.hasSuffix("attn.hook_k") || name.hasSuffix("attn.hook_v") || name.hasSuffix("attn.hook_rot_k") {
+      return c.nKVHeads * c.dHead
+    }
+    return c.dModel
+  }
+
   /// Every hook name a model with this configuration exposes, in forward order.
   public static func all(for config: ModelConfig) -> [String] {
     var names = [embed]

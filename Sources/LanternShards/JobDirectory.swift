@@ -192,6 +192,19 @@ public final class JobDirectory {
     return URL(fileURLWithPath: final.path + ".tmp-" + String(format: "%016llx", attempt))
   }
 
+  /// Publishes a unit's files: renames each attempt-private temporary to its final name and
+  /// fsyncs the directory. The manifest is not touched: the single-process `commit` appends it
+  /// next; in a cluster the coordinator does, after the worker reports COMMITTED.
+  public func publish(
+    unit: String, files: [(hook: String, temporary: URL, bytes: Int, rows: Int, checksum: String)]
+  ) throws -> [ManifestOutput] {
+    try files.map { f in
+      let relative = relativeShardPath(hook: f.hook, unit: unit)
+      try Durable.renameAndSync(from: f.temporary, to: url.appendingPathComponent(relative))
+      return ManifestOutput(hook: f.hook, path: relative, bytes: f.bytes, rows: f.rows, checksum: f.checksum)
+    }
+  }
+
   /// Commits a unit: renames each temporary to its final name, fsyncs, then appends the manifest.
   /// Returns false if the unit was already committed (the temporaries are removed).
   @discardableResult
@@ -203,13 +216,7 @@ public final class JobDirectory {
       for f in files { try? FileManager.default.removeItem(at: f.temporary) }
       return false
     }
-    var outputs: [ManifestOutput] = []
-    for f in files {
-      let relative = relativeShardPath(hook: f.hook, unit: unit)
-      try Durable.renameAndSync(from: f.temporary, to: url.appendingPathComponent(relative))
-      outputs.append(
-        ManifestOutput(hook: f.hook, path: relative, bytes: f.bytes, rows: f.rows, checksum: f.checksum))
-    }
+    let outputs = try publish(unit: unit, files: files)
     return try manifest.append(ManifestEntry(unit: unit, attempt: attempt, tokens: tokens, outputs: outputs))
   }
 }

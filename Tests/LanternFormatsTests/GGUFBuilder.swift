@@ -140,7 +140,9 @@ struct GGUFBuilder {
   }
 
   func field(_ name: String) -> Int {
-    guard let offset = fields[name] else { fatalError("no field \(name); call build() first") }
+    guard let offset = fields[name] else {
+      preconditionFailure("test bug: no field \(name); call build() first")
+    }
     return offset
   }
 }
