@@ -45,6 +45,10 @@ let package = Package(
     .target(name: "LanternWire", swiftSettings: computeSettings),
     .target(name: "LanternPipeline", dependencies: ["Yams"], swiftSettings: computeSettings),
     .target(
+      name: "LanternDictionaries",
+      dependencies: ["LanternTensor", "LanternKernels", "LanternFormats", "LanternShards"],
+      swiftSettings: computeSettings),
+    .target(
       name: "LanternExtraction",
       dependencies: ["LanternModels", "LanternShards", "LanternTokenizers", "LanternPipeline", "LanternFormats"],
       swiftSettings: computeSettings),
@@ -60,7 +64,7 @@ let package = Package(
       dependencies: [
         "LanternTensor", "LanternKernels", "LanternFormats", "LanternTokenizers", "LanternModels",
         "LanternCompression", "LanternTransport", "LanternShards", "LanternWire", "LanternPipeline", "LanternExtraction", "LanternCluster",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LanternDictionaries", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: computeSettings),
     .target(
@@ -94,6 +98,13 @@ let package = Package(
       swiftSettings: computeSettings),
     .testTarget(
       name: "LanternTransportTests", dependencies: ["LanternTransport", "CZeroMQ"], swiftSettings: computeSettings),
+    .testTarget(
+      name: "LanternDictionariesTests",
+      dependencies: [
+        "LanternDictionaries", "LanternKernels", "LanternTensor", "LanternFormats", "LanternShards",
+        "LanternTestSupport",
+      ],
+      swiftSettings: computeSettings),
     .testTarget(
       name: "LanternPipelineTests", dependencies: ["LanternPipeline", "LanternTestSupport"],
       swiftSettings: computeSettings),
