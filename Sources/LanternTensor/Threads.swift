@@ -2,7 +2,8 @@
 
 import Foundation
 
-/// The process's compute context: one pool, BLAS pinned to one thread inside it.
+/// The process's compute context: one pool, BLAS pinned to one thread inside it. Creating the first
+/// one logs the CPU and the OpenBLAS kernel in use to standard error.
 public final class ComputeContext: Sendable {
   /// The fork-join pool every kernel and GEMM uses.
   public let pool: ThreadPool
@@ -10,6 +11,7 @@ public final class ComputeContext: Sendable {
   /// Creates the context with `threads` threads (default: all active cores).
   public init(threads: Int? = nil) {
     BLAS.configureSingleThreaded()
+    BLASDispatch.logOnce()
     pool = ThreadPool(threadCount: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount))
   }
 }

@@ -16,7 +16,7 @@ struct LanternCommand: ParsableCommand {
       InspectPipelineCommand.self,
       ExtractCommand.self, VerifyCommand.self, InspectCommand.self, ExportNPYCommand.self,
       ForwardCommand.self,
-      TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self,
+      TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self, DoctorCommand.self,
     ])
 
   /// Runs the command line; never returns.
