@@ -13,7 +13,9 @@ import LanternWire
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Benchmarks.",
-    subcommands: [BenchForwardCommand.self, BenchDecodeCommand.self, BenchCoordinatorCommand.self])
+    subcommands: [
+      BenchForwardCommand.self, BenchGemmCommand.self, BenchDecodeCommand.self, BenchCoordinatorCommand.self,
+    ])
 }
 
 struct BenchForwardCommand: ParsableCommand {
