@@ -16,21 +16,25 @@ let benchGemmShapes: [(String, Int, Int, Int)] = [
 
 struct BenchGemmCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "gemm", abstract: "GEMM GFLOP/s on the forward's and the SAE encoder's shapes, and the FMA peak.")
+    commandName: "gemm",
+    abstract: "GEMM GFLOP/s on the forward's and the SAE encoder's shapes, and the FMA peak.")
 
   @Option(help: "Compute threads (default: all cores).") var threads: Int?
   @Option(help: "Timed repeats per shape (the best is reported).") var repeats = 20
   @Flag(help: "Print one JSON object per line instead of text.") var json = false
 
   func run() throws {
-    if let threads, threads < 1 || threads > 1024 { throw CLIError("--threads \(threads) must be in 1...1024") }
+    if let threads, threads < 1 || threads > 1024 {
+      throw CLIError("--threads \(threads) must be in 1...1024")
+    }
     guard repeats > 0 else { throw CLIError("--repeats must be positive") }
     let ctx = ComputeContext(threads: threads)
     let machine = MachinePeak.measure(pool: ctx.pool)
     let status = BLASDispatch.status
     var lines: [[String: Any]] = []
     for (name, m, n, k) in benchGemmShapes {
-      let gflops = ctx.pool.measureSgemmPeak(m: m, n: n, k: k, repeats: max(3, repeats * 1024 * 576 / (m * n / 4)))
+      let gflops = ctx.pool.measureSgemmPeak(
+        m: m, n: n, k: k, repeats: max(3, repeats * 1024 * 576 / (m * n / 4)))
       lines.append([
         "shape": name, "m": m, "n": n, "k": k, "gflops": gflops, "threads": ctx.pool.threadCount,
         "fraction_of_fma_peak": machine.gflops > 0 ? gflops / machine.gflops : 0,
