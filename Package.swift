@@ -29,7 +29,9 @@ let package = Package(
     .systemLibrary(
       name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
     .target(name: "CPUProbe", cSettings: [.unsafeFlags(["-O2"])]),
-    .target(name: "LanternTensor", dependencies: ["CBLAS", "CPUProbe"], swiftSettings: computeSettings),
+    .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dl")]),
+    .target(
+      name: "LanternTensor", dependencies: ["CBLAS", "CPUProbe", "COneDNN"], swiftSettings: computeSettings),
     .target(name: "LanternKernels", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
     .target(name: "LanternFormats", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
     .target(name: "LanternTokenizers", dependencies: ["LanternFormats"], swiftSettings: computeSettings),
