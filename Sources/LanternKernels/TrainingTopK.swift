@@ -10,7 +10,8 @@
 // 15-bit radix histogram over the bit patterns of the positive values (positive floats order like
 // their bit patterns), then sorts only the one boundary bucket; integer counts make every pass
 // exactly reproducible, so the fast kernel is bit-identical to its naive twin for any thread count.
-// Left out: NaN inputs (a NaN never beats a number in the heap and is never positive for BatchTopK,
+// AuxK's selection over the dead latents takes a candidate list (ascending latents) instead of a
+// masked copy of pre. Left out: NaN inputs (a NaN never beats a number in the heap and is never positive for BatchTopK,
 // but its position in a top-k row is unspecified), and the sorted=False order of torch.topk.
 
 import LanternTensor
@@ -22,6 +23,34 @@ public func topKForward(
   pre: UnsafePointer<Float>, batch: Int, latents s: Int, k: Int, pool: ThreadPool
 ) {
   precondition(k >= 0 && k <= s, "topKForward: k \(k) must be in 0...\(s)")
+  selectTopK(
+    values: values, indices: indices, pre: pre, candidates: nil, n: s, batch: batch, s: s, k: k, pool: pool)
+}
+
+/// Top-k per row among the listed latents only (AuxK's top k_aux dead latents, without a masked copy
+/// of pre): costs O(C) per row, not O(S). candidates (C,) ascending latent indices; pre (B,S);
+/// values, indices (B,k) with indices naming latents; requires 0 ≤ k ≤ C.
+public func topKForward(
+  values: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>,
+  pre: UnsafePointer<Float>, among candidates: UnsafePointer<Int32>, candidateCount c: Int, batch: Int,
+  latents s: Int, k: Int, pool: ThreadPool
+) {
+  precondition(k >= 0 && k <= c, "topKForward: k \(k) must be in 0...\(c) candidates")
+  for p in 0..<c {
+    precondition(
+      candidates[p] >= 0 && Int(candidates[p]) < s && (p == 0 || candidates[p] > candidates[p - 1]),
+      "topKForward: candidates must be ascending latents in 0..<\(s)")
+  }
+  selectTopK(
+    values: values, indices: indices, pre: pre, candidates: candidates, n: c, batch: batch, s: s, k: k,
+    pool: pool)
+}
+
+/// The heap selection shared by both forms; position p of a row is latent candidates?[p] ?? p.
+func selectTopK(
+  values: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>, pre: UnsafePointer<Float>,
+  candidates: UnsafePointer<Int32>?, n: Int, batch: Int, s: Int, k: Int, pool: ThreadPool
+) {
   if k == 0 { return }
   pool.parallelFor(batch) { rows in
     let heapV = UnsafeMutablePointer<Float>.allocate(capacity: k)
@@ -30,31 +59,34 @@ public func topKForward(
       heapV.deallocate()
       heapI.deallocate()
     }
+    @inline(__always) func latent(_ p: Int) -> Int { candidates.map { Int($0[p]) } ?? p }
     for b in rows {
       let row = pre + b &* s
       // Min-heap of the k best seen, keyed by (value, −index): the root is the worst kept entry.
       // Entries arrive by ascending index, so a newcomer beats the root only if strictly larger.
-      for j in 0..<k {
-        heapV[j] = row[j]
-        heapI[j] = Int32(truncatingIfNeeded: j)
-        siftUp(heapV, heapI, j)
+      for p in 0..<k {
+        let j = latent(p)
+        heapV[p] = row[j]
+        heapI[p] = Int32(truncatingIfNeeded: j)
+        siftUp(heapV, heapI, p)
       }
-      var j = k
-      while j < s {
+      var p = k
+      while p < n {
+        let j = latent(p)
         let v = row[j]
         if v > heapV[0] {
           heapV[0] = v
           heapI[0] = Int32(truncatingIfNeeded: j)
           siftDown(heapV, heapI, 0, k)
         }
-        j &+= 1
+        p &+= 1
       }
       // Pop the worst to the back: heap-sort leaves the row in descending order.
-      var n = k
-      while n > 1 {
-        n &-= 1
-        swapAt(heapV, heapI, 0, n)
-        siftDown(heapV, heapI, 0, n)
+      var m = k
+      while m > 1 {
+        m &-= 1
+        swapAt(heapV, heapI, 0, m)
+        siftDown(heapV, heapI, 0, m)
       }
       (values + b &* k).update(from: heapV, count: k)
       (indices + b &* k).update(from: heapI, count: k)
@@ -69,6 +101,24 @@ public func topKForwardNaive(
 ) {
   for b in 0..<batch {
     let order = (0..<s).sorted { x, y in
+      let vx = pre[b * s + x]
+      let vy = pre[b * s + y]
+      return vx > vy || (vx == vy && x < y)
+    }
+    for j in 0..<k {
+      values[b * k + j] = pre[b * s + order[j]]
+      indices[b * k + j] = Int32(order[j])
+    }
+  }
+}
+
+/// Naive twin of `topKForward(…among:…)`: sorts each row's candidates fully.
+public func topKForwardNaive(
+  values: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>,
+  pre: UnsafePointer<Float>, among candidates: [Int32], batch: Int, latents s: Int, k: Int
+) {
+  for b in 0..<batch {
+    let order = candidates.map(Int.init).sorted { x, y in
       let vx = pre[b * s + x]
       let vy = pre[b * s + y]
       return vx > vy || (vx == vy && x < y)

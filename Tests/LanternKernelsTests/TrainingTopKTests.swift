@@ -107,3 +107,34 @@ func batchTopKMatchesNaive(batch: Int, s: Int, kPerRow: Int, levels: Int) {
     pool: pool)
   #expect(tooSmall == nil)
 }
+
+@Test(arguments: [(7, 37, 5, 0), (5, 29, 1, 2), (3, 23, 11, 0), (4, 61, 1, 3)])
+func topKAmongCandidatesMatchesNaive(batch: Int, s: Int, k: Int, levels: Int) {
+  let pre = randomTied(batch * s, seed: UInt64(50 + s), levels: levels)
+  var rng = SplitMix64(seed: UInt64(s))
+  var candidates = (0..<s).filter { _ in rng.next() % 3 == 0 }.map(Int32.init)
+  if candidates.count < k { candidates = (0..<Int32(k)).map { $0 } }
+  if k == s { candidates = (0..<Int32(s)).map { $0 } }
+  var v1 = [Float](repeating: 0, count: batch * k)
+  var i1 = [Int32](repeating: 0, count: batch * k)
+  var v2 = v1
+  var i2 = i1
+  topKForward(
+    values: &v1, indices: &i1, pre: pre, among: candidates, candidateCount: candidates.count, batch: batch,
+    latents: s, k: k, pool: pool)
+  topKForwardNaive(values: &v2, indices: &i2, pre: pre, among: candidates, batch: batch, latents: s, k: k)
+  #expect(v1 == v2)
+  #expect(i1 == i2)
+  #expect(i1.allSatisfy { candidates.contains($0) })
+  // k = C: every candidate comes back.
+  var v3 = [Float](repeating: 0, count: batch * candidates.count)
+  var i3 = [Int32](repeating: 0, count: batch * candidates.count)
+  var v4 = v3
+  var i4 = i3
+  topKForward(
+    values: &v3, indices: &i3, pre: pre, among: candidates, candidateCount: candidates.count, batch: batch,
+    latents: s, k: candidates.count, pool: pool)
+  topKForwardNaive(
+    values: &v4, indices: &i4, pre: pre, among: candidates, batch: batch, latents: s, k: candidates.count)
+  #expect(v3 == v4 && i3 == i4)
+}
