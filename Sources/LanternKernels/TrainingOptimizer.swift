@@ -221,3 +221,9 @@ public func clipGradientsByGlobalNorm(
   }
   return total
 }
+
+/// `clipGradientsByGlobalNorm` over gradient tensors (any shapes; all elements count).
+@discardableResult
+public func clipGradientsByGlobalNorm(_ grads: [Tensor], maxNorm: Double, pool: ThreadPool) -> Double {
+  clipGradientsByGlobalNorm(grads.map { ($0.pointer, $0.count) }, maxNorm: maxNorm, pool: pool)
+}

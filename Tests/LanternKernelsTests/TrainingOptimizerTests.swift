@@ -133,3 +133,21 @@ func expectRelative(_ a: [Double], _ b: [Double], tol: Double, _ what: String) {
   #expect(results[0] == results[1] && results[1] == results[2])
   #expect(abs(results[0] - naive.squareRoot()) <= 1e-12 * naive.squareRoot())
 }
+
+@Test func clippingTensorsMatchesPointerForm() {
+  let a = Tensor(shape: [37, 3], values: random(111, seed: 73, scale: 3))
+  let b = Tensor(shape: [5], values: random(5, seed: 74, scale: 3))
+  var pa = a.array
+  var pb = b.array
+  let t1 = clipGradientsByGlobalNorm([a, b], maxNorm: 2, pool: pool)
+  let t2 = pa.withUnsafeMutableBufferPointer { x in
+    pb.withUnsafeMutableBufferPointer { y in
+      clipGradientsByGlobalNorm(
+        [(x.baseAddress!, x.count), (y.baseAddress!, y.count)], maxNorm: 2, pool: pool)
+    }
+  }
+  #expect(t1 == t2 && a.array == pa && b.array == pb)
+  // After clipping the global norm is max_norm (up to the 1e-6 in the coefficient and rounding).
+  let after = clipGradientsByGlobalNorm([a, b], maxNorm: 1e9, pool: pool)
+  #expect(abs(after - 2) < 1e-5)
+}
