@@ -71,6 +71,44 @@ public final class DictionaryModel: @unchecked Sendable {
   /// y [B, d_out] (transcoders; nil reconstructs x). Returns the loss terms before the update.
   @discardableResult
   public func step(input x: Tensor, target y: Tensor? = nil) throws -> StepReport {
+    var (report, activations) = try forwardBackward(input: x, target: y)
+    report.learningRate = config.schedule.learningRate(base: config.adam.learningRate, step: step)
+    report.gradientNorm = try update(learningRate: report.learningRate)
+    countFirings(activations, batch: x.shape[0])
+    if config.architecture == .batchtopk || config.architecture == .matryoshka {
+      updateThreshold(activations)
+    }
+    step += 1
+    return report
+  }
+
+  /// The loss terms and the raw gradient of the total loss (before the decoder constraint and
+  /// clipping) at the current parameters, changing no state. The AuxK target is detached, as in
+  /// training, so the AuxK part is not the derivative of the AuxK term through the residual.
+  public func lossAndGradient(input x: Tensor, target y: Tensor? = nil) throws -> (
+    report: StepReport, gradient: DictionaryParameters
+  ) {
+    let (report, _) = try forwardBackward(input: x, target: y)
+    return (report, gradients.copy())
+  }
+
+  /// The sparse activations of a batch in training mode (BatchTopK selects over the batch),
+  /// changing no state: row b's entries are rowOffsets[b]..<rowOffsets[b+1] of indices/values.
+  public func activations(input x: Tensor) throws -> (rowOffsets: [Int32], indices: [Int32], values: [Float])
+  {
+    let b = x.shape.first ?? 0
+    guard x.shape == [b, config.dIn], b > 0 else {
+      throw TrainingError.shapeMismatch(tensor: "input", expected: [max(b, 1), config.dIn], got: x.shape)
+    }
+    work.prepare(config: config, batch: b)
+    encode(x, batch: b)
+    var ignored = StepReport()
+    let a = selectActivations(batch: b, report: &ignored)
+    return (a.rowOffsets, a.indices, a.values)
+  }
+
+  /// Forward, loss terms and backward into `gradients`.
+  private func forwardBackward(input x: Tensor, target y: Tensor?) throws -> (StepReport, SparseRows) {
     let c = config
     let b = x.shape.first ?? 0
     guard x.shape == [b, c.dIn], b > 0 else {
@@ -103,16 +141,12 @@ public final class DictionaryModel: @unchecked Sendable {
     backwardEncoder(activations, batch: b)
     if c.architecture == .jumprelu { jumpReLUThresholdBackward(activations, batch: b) }
 
-    report.losses["total"] = report.losses.values.reduce(0, +)
+    // Summed in name order so the reported total does not depend on dictionary hashing.
+    report.losses["total"] = report.losses.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
     guard let total = report.losses["total"], total.isFinite else {
       throw TrainingError.nonFinite(step: step, what: "loss")
     }
-    report.learningRate = c.schedule.learningRate(base: c.adam.learningRate, step: step)
-    report.gradientNorm = try update(learningRate: report.learningRate)
-    countFirings(activations, batch: b)
-    if c.architecture == .batchtopk || c.architecture == .matryoshka { updateThreshold(activations) }
-    step += 1
-    return report
+    return (report, activations)
   }
 
   /// A coefficient warmed up linearly from 0 over `warmUp` steps (SAELens CoefficientScheduler).
