@@ -76,7 +76,7 @@ let package = Package(
       swiftSettings: computeSettings),
     .testTarget(
       name: "LanternKernelsTests",
-      dependencies: ["LanternKernels", "LanternTensor", "LanternTestSupport"],
+      dependencies: ["LanternKernels", "LanternTensor", "LanternFormats", "LanternTestSupport"],
       swiftSettings: computeSettings),
     .testTarget(
       name: "LanternFormatsTests",
