@@ -1,0 +1,342 @@
+// The training step shared by every architecture and kind: encode → sparse activations → decode,
+// the loss terms, the backward pass, then the decoder-row constraint, clipping, Adam and the
+// dead-latent counters (docs/training.md, "The step"). Architecture-specific pieces (selection,
+// penalties, AuxK, prefix losses, threshold gradients) live in one file each, as extensions.
+//
+// State held here, all of which a checkpoint must save: the parameters, Adam's two moments per
+// parameter, `step`, `tokensSinceFired`, `topKThreshold`. Deterministic for a given thread count
+// (every reduction has one owner thread and a fixed order). Leaves out: data, files, logging.
+
+import LanternTensor
+
+/// Loss terms and metrics of one step (computed before that step's update).
+public struct StepReport: Sendable {
+  /// Loss terms by name: "mse", "l1" (relu), "l0" (jumprelu), "auxk" (topk family),
+  /// "inner_mse_<w>" (matryoshka prefixes), and "total".
+  public var losses: [String: Double] = [:]
+  /// Mean number of active latents per row.
+  public var l0: Double = 0
+  /// Latents counted dead when the step began.
+  public var deadLatents = 0
+  /// Learning rate the step used.
+  public var learningRate: Double = 0
+  /// Global gradient norm before clipping.
+  public var gradientNorm: Double = 0
+}
+
+/// A dictionary under training: parameters, optimizer state, counters, and the step.
+public final class DictionaryModel: @unchecked Sendable {
+  /// The hyper-parameters (fixed for the run).
+  public let config: DictionaryHyperparameters
+  /// The trained tensors (training layout).
+  public let parameters: DictionaryParameters
+  /// Adam's first moments, one tensor per parameter.
+  public let firstMoments: DictionaryParameters
+  /// Adam's second moments, one tensor per parameter.
+  public let secondMoments: DictionaryParameters
+  /// Steps taken (Adam's bias-correction count and the schedules' position). Set only to restore.
+  public var step = 0
+  /// Tokens since each latent last fired [S] (a latent is dead when this exceeds deadAfterTokens).
+  public var tokensSinceFired: [Int64]
+  /// BatchTopK / Matryoshka inference threshold (EMA of the smallest active value); 0 otherwise.
+  public var topKThreshold: Double = 0
+
+  let pool: ThreadPool
+  let gradients: DictionaryParameters
+  var work = Workspace()
+
+  /// A model starting from `parameters` (fresh optimizer state and counters).
+  public init(config: DictionaryHyperparameters, parameters: DictionaryParameters, pool: ThreadPool) throws {
+    try config.validate()
+    let zeros = DictionaryParameters(zerosFor: config)
+    for ((name, want), (_, got)) in zip(zeros.named, parameters.named) where want.shape != got.shape {
+      throw TrainingError.shapeMismatch(tensor: name, expected: want.shape, got: got.shape)
+    }
+    guard zeros.named.count == parameters.named.count else {
+      throw TrainingError.invalidSetting(field: "parameters", reason: "tensor set does not match the kind")
+    }
+    self.config = config
+    self.parameters = parameters
+    self.firstMoments = zeros
+    self.secondMoments = DictionaryParameters(zerosFor: config)
+    self.gradients = DictionaryParameters(zerosFor: config)
+    self.tokensSinceFired = [Int64](repeating: 0, count: config.dSAE)
+    self.pool = pool
+  }
+
+  /// Which latents are dead now: tokensSinceFired > deadAfterTokens.
+  public var deadMask: [Bool] { tokensSinceFired.map { $0 > Int64(config.deadAfterTokens) } }
+
+  /// One training step on inputs x [B, d_in] (already multiplied by the input scale) and targets
+  /// y [B, d_out] (transcoders; nil reconstructs x). Returns the loss terms before the update.
+  @discardableResult
+  public func step(input x: Tensor, target y: Tensor? = nil) throws -> StepReport {
+    var (report, activations) = try forwardBackward(input: x, target: y)
+    report.learningRate = config.schedule.learningRate(base: config.adam.learningRate, step: step)
+    report.gradientNorm = try update(learningRate: report.learningRate)
+    countFirings(activations, batch: x.shape[0])
+    if config.architecture == .batchtopk || config.architecture == .matryoshka {
+      updateThreshold(activations)
+    }
+    step += 1
+    return report
+  }
+
+  /// The loss terms and the raw gradient of the total loss (before the decoder constraint and
+  /// clipping) at the current parameters, changing no state. The AuxK target is detached, as in
+  /// training, so the AuxK part is not the derivative of the AuxK term through the residual.
+  public func lossAndGradient(input x: Tensor, target y: Tensor? = nil) throws -> (
+    report: StepReport, gradient: DictionaryParameters
+  ) {
+    let (report, _) = try forwardBackward(input: x, target: y)
+    return (report, gradients.copy())
+  }
+
+  /// The sparse activations of a batch in training mode (BatchTopK selects over the batch),
+  /// changing no state: row b's entries are rowOffsets[b]..<rowOffsets[b+1] of indices/values.
+  public func activations(input x: Tensor) throws -> (rowOffsets: [Int32], indices: [Int32], values: [Float])
+  {
+    let b = x.shape.first ?? 0
+    guard x.shape == [b, config.dIn], b > 0 else {
+      throw TrainingError.shapeMismatch(tensor: "input", expected: [max(b, 1), config.dIn], got: x.shape)
+    }
+    work.prepare(config: config, batch: b)
+    encode(x, batch: b)
+    var ignored = StepReport()
+    let a = selectActivations(batch: b, report: &ignored)
+    return (a.rowOffsets, a.indices, a.values)
+  }
+
+  /// Forward, loss terms and backward into `gradients`.
+  private func forwardBackward(input x: Tensor, target y: Tensor?) throws -> (StepReport, SparseRows) {
+    let c = config
+    let b = x.shape.first ?? 0
+    guard x.shape == [b, c.dIn], b > 0 else {
+      throw TrainingError.shapeMismatch(tensor: "input", expected: [max(b, 1), c.dIn], got: x.shape)
+    }
+    let target: Tensor
+    if let y {
+      guard y.shape == [b, c.dOut] else {
+        throw TrainingError.shapeMismatch(tensor: "target", expected: [b, c.dOut], got: y.shape)
+      }
+      target = y
+    } else {
+      guard c.kind == .sae || c.kind == .crosscoder else {
+        throw TrainingError.invalidSetting(field: "target", reason: "a \(c.kind.rawValue) needs targets")
+      }
+      target = x
+    }
+    var report = StepReport()
+    let dead = deadMask
+    report.deadLatents = dead.filter { $0 }.count
+    work.prepare(config: c, batch: b)
+    for (_, g) in gradients.named { g.fill(0) }
+
+    encode(x, batch: b)
+    let activations = selectActivations(batch: b, report: &report)
+    report.l0 = Double(activations.nnz) / Double(b)
+    decodeAndReconstructionLoss(activations, input: x, target: target, batch: b, report: &report)
+    backwardDecoder(activations, input: x, batch: b, report: &report)
+    if c.usesAuxK { auxK(dead: dead, batch: b, report: &report) }
+    backwardEncoder(activations, batch: b)
+    if c.architecture == .jumprelu { jumpReLUThresholdBackward(activations, batch: b) }
+
+    // Summed in name order so the reported total does not depend on dictionary hashing.
+    report.losses["total"] = report.losses.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
+    guard let total = report.losses["total"], total.isFinite else {
+      throw TrainingError.nonFinite(step: step, what: "loss")
+    }
+    return (report, activations)
+  }
+
+  /// A coefficient warmed up linearly from 0 over `warmUp` steps (SAELens CoefficientScheduler).
+  func warmedUp(_ value: Float, _ warmUp: Int) -> Float {
+    warmUp <= 0 ? value : Float(Double(value) * Double(min(step, warmUp)) / Double(warmUp))
+  }
+
+  /// sae_in = x − b_dec (sae, crosscoder) or x; pre = sae_in·Eᵀ + b_enc.
+  private func encode(_ x: Tensor, batch b: Int) {
+    let c = config
+    let p = parameters
+    let dIn = c.dIn
+    let s = c.dSAE
+    let saeIn = work.saeIn.pointer
+    if c.appliesDecoderBiasToInput {
+      pool.parallelFor(b) { rows in
+        for r in rows {
+          for i in 0..<dIn { saeIn[r * dIn + i] = x.pointer[r * dIn + i] - p.decoderBias.pointer[i] }
+        }
+      }
+    } else {
+      saeIn.update(from: x.pointer, count: b * dIn)
+    }
+    let pre = work.pre.pointer
+    pool.linear(out: pre, inp: saeIn, weight: p.encoderWeight.pointer, m: b, n: s, k: dIn)
+    pool.parallelFor(b) { rows in
+      for r in rows {
+        let row = pre + r * s
+        for j in 0..<s { row[j] += p.encoderBias.pointer[j] }
+      }
+    }
+  }
+
+  private func selectActivations(batch b: Int, report: inout StepReport) -> SparseRows {
+    switch config.architecture {
+    case .relu: return reluSelect(batch: b)
+    case .topk: return topKSelect(batch: b)
+    case .batchtopk, .matryoshka: return batchTopKSelect(batch: b)
+    case .jumprelu:
+      let a = jumpReLUSelect(batch: b)
+      report.losses["l0"] = l0Loss(a, batch: b)
+      return a
+    }
+  }
+
+  /// Decodes every prefix level, forms residuals r_j = ŷ_j − y and the MSE terms
+  /// (1/B)·Σ_b ‖r_j[b]‖², then the upstream gradients G_i = (2/B)·Σ_{j ≥ i} r_j.
+  private func decodeAndReconstructionLoss(
+    _ a: SparseRows, input x: Tensor, target y: Tensor, batch b: Int, report: inout StepReport
+  ) {
+    let c = config
+    let d = c.dOut
+    let ends = work.levelEnds
+    let levels = ends.count
+    sparseDecodeLevels(
+      out: work.residuals.map(\.pointer), activations: a, decoder: parameters.decoderWeight.pointer,
+      bias: parameters.decoderBias.pointer, ends: ends, width: d, pool: pool)
+    let last = work.residuals[levels - 1].pointer
+    if let skip = parameters.skipWeight {
+      pool.linear(out: last, inp: x.pointer, weight: skip.pointer, m: b, n: d, k: c.dIn, accumulate: true)
+    }
+    for j in 0..<levels {
+      let r = work.residuals[j].pointer
+      var sum: Double = 0
+      for i in 0..<(b * d) {
+        r[i] -= y.pointer[i]
+        sum += Double(r[i]) * Double(r[i])
+      }
+      let name = j == levels - 1 ? "mse" : "inner_mse_\(ends[j])"
+      report.losses[name] = sum / Double(b)
+    }
+    let scale = Float(2) / Float(b)
+    for j in stride(from: levels - 1, through: 0, by: -1) {
+      let g = work.upstream[j].pointer
+      let r = work.residuals[j].pointer
+      if j == levels - 1 {
+        for i in 0..<(b * d) { g[i] = scale * r[i] }
+      } else {
+        let next = work.upstream[j + 1].pointer
+        for i in 0..<(b * d) { g[i] = next[i] + scale * r[i] }
+      }
+    }
+  }
+
+  /// Gradients through the decoder: dL/df at active entries (into work.dValues), W_dec's and
+  /// b_dec's gradients, W_skip's gradient, and the architecture's penalty on f.
+  private func backwardDecoder(_ a: SparseRows, input x: Tensor, batch b: Int, report: inout StepReport) {
+    let c = config
+    let d = c.dOut
+    let g0 = work.upstream[0].pointer
+    let gbDec = gradients.decoderBias.pointer
+    for r in 0..<b {
+      for i in 0..<d { gbDec[i] += g0[r * d + i] }
+    }
+    if let gSkip = gradients.skipWeight {
+      BLAS.sgemm(
+        transA: true, transB: false, m: d, n: c.dIn, k: b, a: work.upstream[work.levelEnds.count - 1].pointer,
+        lda: d, b: x.pointer, ldb: c.dIn, c: gSkip.pointer, ldc: c.dIn)
+    }
+    work.index.build(a, latents: c.dSAE)
+    work.dValues = [Float](repeating: 0, count: a.nnz)
+    work.dValues.withUnsafeMutableBufferPointer { dv in
+      upstreamDots(dValues: dv.baseAddress!, activations: a, batch: b)
+      a.values.withUnsafeBufferPointer { f in
+        latentAccumulateLevels(out: gradients.decoderWeight.pointer, coefficients: f.baseAddress!, batch: b)
+      }
+    }
+    work.dPre = work.dValues
+    if c.architecture == .relu { l1Penalty(a, batch: b, report: &report) }
+  }
+
+  /// dValues[e] = G_{level(s_e)}[b_e]·W_dec[s_e] for every active entry.
+  func upstreamDots(dValues: UnsafeMutablePointer<Float>, activations a: SparseRows, batch b: Int) {
+    let d = config.dOut
+    let w = parameters.decoderWeight.pointer
+    if work.levelEnds.count == 1 {
+      sparseRowDots(
+        dValues: dValues, activations: a, rowsOf: work.upstream[0].pointer, matrix: w, width: d, pool: pool)
+      return
+    }
+    let ups = work.upstream.map(\.pointer)
+    let level = work.levelOf
+    for r in 0..<b {
+      for e in Int(a.rowOffsets[r])..<Int(a.rowOffsets[r + 1]) {
+        let s = Int(a.indices[e])
+        dValues[e] = dot(ups[level[s]] + r * d, w + s * d, d)
+      }
+    }
+  }
+
+  /// dW_dec[s] += Σ_slots coefficients[e]·G_{level(s)}[b] (latent-parallel).
+  private func latentAccumulateLevels(
+    out: UnsafeMutablePointer<Float>, coefficients: UnsafePointer<Float>, batch b: Int
+  ) {
+    let d = config.dOut
+    let s = config.dSAE
+    if work.levelEnds.count == 1 {
+      latentAccumulate(
+        out: out, bias: nil, index: work.index, coefficients: coefficients, rowsOf: work.upstream[0].pointer,
+        width: d, latents: s, pool: pool)
+      return
+    }
+    let ups = work.upstream.map(\.pointer)
+    let level = work.levelOf
+    let index = work.index
+    pool.parallelFor(s) { range in
+      for l in range {
+        for slot in Int(index.offsets[l])..<Int(index.offsets[l + 1]) {
+          axpy(
+            out + l * d, coefficients[Int(index.entries[slot])], ups[level[l]] + Int(index.rows[slot]) * d, d)
+        }
+      }
+    }
+  }
+
+  /// Encoder gradients from dL/dpre at the active entries (work.dPre) and the AuxK entries:
+  /// dE[s] += Σ dpre·sae_in[b], db_enc[s] += Σ dpre, and b_dec's input path −Σ_b dpre·E.
+  private func backwardEncoder(_ a: SparseRows, batch b: Int) {
+    let c = config
+    let dIn = c.dIn
+    let s = c.dSAE
+    let g = gradients
+    let sets: [(SparseRows, LatentIndex, [Float])] =
+      [(a, work.index, work.dPre)] + (work.auxActive ? [(work.aux, work.auxIndex, work.auxDPre)] : [])
+    for (rows, index, dPre) in sets {
+      dPre.withUnsafeBufferPointer { dp in
+        latentAccumulate(
+          out: g.encoderWeight.pointer, bias: g.encoderBias.pointer, index: index,
+          coefficients: dp.baseAddress!,
+          rowsOf: work.saeIn.pointer, width: dIn, latents: s, pool: pool)
+        if c.appliesDecoderBiasToInput {
+          rowAccumulate(
+            out: work.dSaeIn.pointer, activations: rows, coefficients: dp.baseAddress!,
+            matrix: parameters.encoderWeight.pointer, width: dIn, pool: pool)
+        }
+      }
+    }
+    if c.appliesDecoderBiasToInput {
+      let ds = work.dSaeIn.pointer
+      let gb = g.decoderBias.pointer
+      for r in 0..<b {
+        for i in 0..<dIn { gb[i] -= ds[r * dIn + i] }
+      }
+    }
+  }
+
+  /// Resets the counters of latents that fired (f ≠ 0) and ages the rest by B tokens.
+  private func countFirings(_ a: SparseRows, batch b: Int) {
+    for s in 0..<config.dSAE {
+      tokensSinceFired[s] = work.index.count(of: s) > 0 ? 0 : tokensSinceFired[s] + Int64(b)
+    }
+  }
+}

@@ -1,0 +1,228 @@
+// Sparse activations of a batch and the helpers the training step shares across architectures:
+// the row-offset (CSR) form, its latent-major inverted index, sparse decode, dot/axpy.
+//
+// These are private stand-ins for the LanternKernels training kernels (branch `kernels`), written
+// here so the model can be verified against the PyTorch goldens before those kernels land; the
+// step calls only the functions below, so swapping them for the kernels is local to this file.
+// Threads split rows (decode) or latents (weight gradients): each output element is written by
+// one thread in a fixed order, so results do not depend on the thread count.
+//
+// Legend: B batch rows, S latents, D a row width (d_in or d_out), NNZ active entries.
+
+import LanternTensor
+
+/// Sparse activations in row-offset form: row b owns entries rowOffsets[b]..<rowOffsets[b+1].
+/// Within a row entries are by descending value for top-k selections (ties toward the lower
+/// latent), by ascending latent otherwise.
+struct SparseRows {
+  /// (B+1)
+  var rowOffsets: [Int32] = [0]
+  /// (NNZ) latent of each entry.
+  var indices: [Int32] = []
+  /// (NNZ) value of each entry.
+  var values: [Float] = []
+
+  var rows: Int { rowOffsets.count - 1 }
+  var nnz: Int { indices.count }
+
+  mutating func reset(capacity: Int) {
+    rowOffsets.removeAll(keepingCapacity: true)
+    rowOffsets.append(0)
+    indices.removeAll(keepingCapacity: true)
+    values.removeAll(keepingCapacity: true)
+    indices.reserveCapacity(capacity)
+    values.reserveCapacity(capacity)
+  }
+
+  mutating func append(latent: Int, value: Float) {
+    indices.append(Int32(latent))
+    values.append(value)
+  }
+
+  mutating func endRow() { rowOffsets.append(Int32(indices.count)) }
+}
+
+/// The inverted index of a `SparseRows`: latent s owns slots offsets[s]..<offsets[s+1]; each slot
+/// names an entry (its position in the row form) and its row, ascending by row.
+struct LatentIndex {
+  var offsets: [Int32] = []
+  var entries: [Int32] = []
+  var rows: [Int32] = []
+
+  mutating func build(_ a: SparseRows, latents s: Int) {
+    offsets = [Int32](repeating: 0, count: s + 1)
+    for i in a.indices { offsets[Int(i) + 1] += 1 }
+    for j in 0..<s { offsets[j + 1] += offsets[j] }
+    var cursor = offsets
+    entries = [Int32](repeating: 0, count: a.nnz)
+    rows = [Int32](repeating: 0, count: a.nnz)
+    for b in 0..<a.rows {
+      for e in Int(a.rowOffsets[b])..<Int(a.rowOffsets[b + 1]) {
+        let l = Int(a.indices[e])
+        let slot = Int(cursor[l])
+        entries[slot] = Int32(e)
+        rows[slot] = Int32(b)
+        cursor[l] += 1
+      }
+    }
+  }
+
+  func count(of s: Int) -> Int { Int(offsets[s + 1] - offsets[s]) }
+}
+
+/// Σ x[i]·y[i], i < n, in a fixed order (four partial sums, then the tail).
+@inline(__always) func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+  var s0: Float = 0
+  var s1: Float = 0
+  var s2: Float = 0
+  var s3: Float = 0
+  var i = 0
+  while i &+ 4 <= n {
+    s0 += x[i] * y[i]
+    s1 += x[i &+ 1] * y[i &+ 1]
+    s2 += x[i &+ 2] * y[i &+ 2]
+    s3 += x[i &+ 3] * y[i &+ 3]
+    i &+= 4
+  }
+  var s = (s0 + s1) + (s2 + s3)
+  while i < n {
+    s += x[i] * y[i]
+    i &+= 1
+  }
+  return s
+}
+
+/// y[i] += a·x[i], i < n.
+@inline(__always) func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, _ n: Int)
+{
+  var i = 0
+  while i < n {
+    y[i] += a * x[i]
+    i &+= 1
+  }
+}
+
+/// Sparse decode into nested prefix outputs: out[j][b,:] = bias + Σ_{entries (s,v) of row b, s <
+/// ends[j]} v·decoder[s,:]. Entries must be ascending by latent when `ends` has more than one level.
+/// decoder (S,D); bias (D); out: one (B,D) buffer per level.
+func sparseDecodeLevels(
+  out: [UnsafeMutablePointer<Float>], activations a: SparseRows, decoder: UnsafePointer<Float>,
+  bias: UnsafePointer<Float>, ends: [Int], width d: Int, pool: ThreadPool
+) {
+  let levels = ends.count
+  a.rowOffsets.withUnsafeBufferPointer { ro in
+    a.indices.withUnsafeBufferPointer { idx in
+      a.values.withUnsafeBufferPointer { val in
+        pool.parallelFor(a.rows) { range in
+          for b in range {
+            let acc = out[levels - 1] + b * d
+            acc.update(from: bias, count: d)
+            var level = 0
+            for e in Int(ro[b])..<Int(ro[b + 1]) {
+              let s = Int(idx[e])
+              while level < levels - 1 && s >= ends[level] {
+                (out[level] + b * d).update(from: acc, count: d)
+                level += 1
+              }
+              axpy(acc, val[e], decoder + s * d, d)
+            }
+            while level < levels - 1 {
+              (out[level] + b * d).update(from: acc, count: d)
+              level += 1
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// dValues[e] = rowsOf[b_e, :]·matrix[s_e, :] for every entry (row-parallel).
+/// rowsOf (B,D); matrix (S,D); dValues (NNZ).
+func sparseRowDots(
+  dValues: UnsafeMutablePointer<Float>, activations a: SparseRows, rowsOf: UnsafePointer<Float>,
+  matrix: UnsafePointer<Float>, width d: Int, pool: ThreadPool
+) {
+  a.rowOffsets.withUnsafeBufferPointer { ro in
+    a.indices.withUnsafeBufferPointer { idx in
+      pool.parallelFor(a.rows) { range in
+        for b in range {
+          for e in Int(ro[b])..<Int(ro[b + 1]) {
+            dValues[e] = dot(rowsOf + b * d, matrix + Int(idx[e]) * d, d)
+          }
+        }
+      }
+    }
+  }
+}
+
+/// out[s,:] += Σ_{slots of s} coefficients[e]·rowsOf[b,:] and bias[s] += Σ coefficients[e] (if
+/// given), in slot order; threads own latent ranges. out (S,D); rowsOf (B,D); coefficients (NNZ).
+func latentAccumulate(
+  out: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?, index: LatentIndex,
+  coefficients: UnsafePointer<Float>, rowsOf: UnsafePointer<Float>, width d: Int, latents: Int,
+  pool: ThreadPool
+) {
+  index.offsets.withUnsafeBufferPointer { off in
+    index.entries.withUnsafeBufferPointer { ent in
+      index.rows.withUnsafeBufferPointer { rws in
+        pool.parallelFor(latents) { range in
+          for s in range {
+            var sum: Float = 0
+            for slot in Int(off[s])..<Int(off[s + 1]) {
+              let c = coefficients[Int(ent[slot])]
+              axpy(out + s * d, c, rowsOf + Int(rws[slot]) * d, d)
+              sum += c
+            }
+            if let bias { bias[s] += sum }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// out[b,:] += Σ_{entries e of row b} coefficients[e]·matrix[s_e,:] (row-parallel).
+/// out (B,D); matrix (S,D); coefficients (NNZ).
+func rowAccumulate(
+  out: UnsafeMutablePointer<Float>, activations a: SparseRows, coefficients: UnsafePointer<Float>,
+  matrix: UnsafePointer<Float>, width d: Int, pool: ThreadPool
+) {
+  a.rowOffsets.withUnsafeBufferPointer { ro in
+    a.indices.withUnsafeBufferPointer { idx in
+      pool.parallelFor(a.rows) { range in
+        for b in range {
+          for e in Int(ro[b])..<Int(ro[b + 1]) {
+            axpy(out + b * d, coefficients[e], matrix + Int(idx[e]) * d, d)
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Per-row top-k of `values[0..<n]` restricted to `candidates` (all of 0..<n when nil), as
+/// (latent, value) pairs by descending value, ties toward the lower latent. Skips NaN.
+func rowTopK(
+  _ values: UnsafePointer<Float>, count n: Int, k: Int, candidates: [Int32]?,
+  into best: inout [(Int32, Float)]
+) {
+  best.removeAll(keepingCapacity: true)
+  if k <= 0 { return }
+  func offer(_ s: Int) {
+    let v = values[s]
+    if v.isNaN { return }
+    if best.count == k {
+      guard v > best[k - 1].1 else { return }
+      best.removeLast()
+    }
+    var pos = best.count
+    while pos > 0 && best[pos - 1].1 < v { pos -= 1 }
+    best.insert((Int32(s), v), at: pos)
+  }
+  if let candidates {
+    for s in candidates { offer(Int(s)) }
+  } else {
+    for s in 0..<n { offer(s) }
+  }
+}

@@ -1,0 +1,47 @@
+// Scratch buffers of the training step, sized for one batch size and reused across steps (they
+// hold nothing a checkpoint needs: every step overwrites them before reading).
+
+import LanternTensor
+
+struct Workspace {
+  var batch = 0
+  /// sae_in [B, d_in], pre [B, S], dL/dsae_in [B, d_in].
+  var saeIn = Tensor(shape: [0])
+  var pre = Tensor(shape: [0])
+  var dSaeIn = Tensor(shape: [0])
+  /// Per prefix level: residual ŷ_j − y [B, d_out] and upstream gradient G_j [B, d_out].
+  var residuals: [Tensor] = []
+  var upstream: [Tensor] = []
+  /// End (exclusive latent) of each level, and each latent's level.
+  var levelEnds: [Int] = []
+  var levelOf: [Int] = []
+  /// The active entries' inverted index, dL/df and dL/dpre per entry.
+  var index = LatentIndex()
+  var dValues: [Float] = []
+  var dPre: [Float] = []
+  /// AuxK entries (raw pre-activations of the selected dead latents), their index and dL/dpre.
+  var aux = SparseRows()
+  var auxIndex = LatentIndex()
+  var auxDPre: [Float] = []
+  var auxActive = false
+  /// JumpReLU's per-(row, latent) threshold-gradient contributions [B, S].
+  var steScratch = Tensor(shape: [0])
+
+  mutating func prepare(config c: DictionaryHyperparameters, batch b: Int) {
+    if levelEnds.isEmpty {
+      levelEnds = c.levelEnds
+      levelOf = c.latentLevels
+    }
+    if batch != b {
+      batch = b
+      saeIn = Tensor(shape: [b, c.dIn])
+      pre = Tensor(shape: [b, c.dSAE])
+      dSaeIn = Tensor(shape: [b, c.dIn])
+      residuals = levelEnds.map { _ in Tensor(shape: [b, c.dOut]) }
+      upstream = levelEnds.map { _ in Tensor(shape: [b, c.dOut]) }
+      if c.architecture == .jumprelu { steScratch = Tensor(shape: [b, c.dSAE]) }
+    }
+    dSaeIn.fill(0)
+    auxActive = false
+  }
+}
