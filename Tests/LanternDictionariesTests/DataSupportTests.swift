@@ -104,8 +104,8 @@ struct NaiveFilter {
     outer: for unit in trainingUnits {
       for row in 0..<unit.rowCount {
         if taken == sampleRows { break outer }
-        taken += 1
         if excluded.contains(TestJob.token(unit: TestJob.number(unit.id), row: row)) { continue }
+        taken += 1
         for (k, h) in hookIndices.enumerated() {
           samples[k].append(NaiveFilter.norm(hook: h, unit: TestJob.number(unit.id), row: row))
         }

@@ -104,9 +104,9 @@ public struct RowFilter: Sendable, Hashable {
     let hookCount = source.inputHooks.count + source.targetHooks.count
     var samples = [[Float]](repeating: [], count: hookCount)
     for unit in sampleUnits where samples[0].count < config.medianSampleRows {
-      let rows = 0..<min(unit.rowCount, config.medianSampleRows - samples[0].count)
-      let side = try source.readSide(unit: unit, rows: rows)
-      for i in 0..<rows.count where side.tokenIDs.map({ !excluded.contains($0[i]) }) ?? true {
+      let side = try source.readSide(unit: unit, rows: 0..<unit.rowCount)
+      for i in 0..<unit.rowCount where samples[0].count < config.medianSampleRows {
+        if let tokens = side.tokenIDs, excluded.contains(tokens[i]) { continue }
         for h in 0..<hookCount { samples[h].append(side.norms[h][i]) }
       }
     }
