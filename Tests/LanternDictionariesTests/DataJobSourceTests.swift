@@ -158,3 +158,30 @@ private func read(_ source: JobSource, unit: DataUnit) throws -> ([Float], [Floa
     return true
   }
 }
+
+@Test func dataJobSourceTakesTheDefaultSpecialTokensFromThePlan() throws {
+  let job = try TestJob(hooks: [(a, 4)], rows: [40, 24])
+  defer { job.remove() }
+  // A plan whose windows start with token 7 and separate documents with token 3.
+  let corpus = job.url.appendingPathComponent("corpus.txt")
+  try Data((0..<40).map { "document \($0) of the test corpus" }.joined(separator: "\n").utf8).write(
+    to: corpus)
+  let settings = PlanSettings(
+    windows: WindowSettings(contextSize: 8, beginBatchToken: 7, sequenceSeparatorToken: 3), windowsPerUnit: 4)
+  let bytes = PlanTokenizer(fingerprint: "bytes") { text in text.utf8.map(Int.init) }
+  let plan = try CorpusPlanner(corpus: Corpus(url: corpus), settings: settings, tokenizer: bytes).makePlan()
+  try plan.jsonData().write(to: job.url.appendingPathComponent("plan.json"))
+  let source = try JobSource(url: job.url, hooks: [a])
+  #expect(source.defaultExcludedTokenIDs == [3, 7])
+  #expect(source.model == "/nonexistent/model.gguf")
+  // The default filter drops the BOS rows (token 7: every 8th row), counted as special tokens.
+  let data = try DataPlan(source: source, split: .none, filter: FilterConfig(maxNormMultiple: nil))
+  let counts = try data.filterCounts(positions: 0..<64)
+  #expect(counts == FilterCounts(positions: 64, kept: 64 - 8, specialTokens: 5 + 3, normOutliers: 0))
+  // An explicit list replaces the default; additional ids add to it.
+  let none = try DataPlan(source: source, split: .none, filter: .keepAll)
+  #expect(none.filter.excludedTokenIDs.isEmpty)
+  let more = try DataPlan(
+    source: source, split: .none, filter: FilterConfig(additionalExcludedTokenIDs: [0, 2]))
+  #expect(more.filter.excludedTokenIDs == [0, 2, 3, 7])
+}

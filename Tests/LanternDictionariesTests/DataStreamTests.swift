@@ -79,7 +79,9 @@ private func expectedRows(
     filter: FilterConfig(excludedTokenIDs: [Int(TestJob.bos)]))
   let full = try drain(try plan.trainingStream(batchSize: 32, prefetch: 1), batches: 40)
   for k in [1, 7, 19, 33] {
-    let resumed = try plan.trainingStream(batchSize: 32, startingAt: full[k - 1].cursor, prefetch: 4)
+    // Another queue depth and two decode threads: the same bytes.
+    let resumed = try plan.trainingStream(
+      batchSize: 32, startingAt: full[k - 1].cursor, prefetch: 4, decodeThreads: 2)
     let rest = try drain(resumed, batches: 40 - k)
     #expect(rest.map(\.cursor) == full[k...].map(\.cursor))
     for (x, y) in zip(rest, full[k...]) {

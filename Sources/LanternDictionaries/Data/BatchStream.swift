@@ -10,6 +10,7 @@
 // by the `next()` that would have returned the batch it spoiled.
 
 import Foundation
+import LanternTensor
 import Synchronization
 
 /// What a trainer consumes.
@@ -54,13 +55,16 @@ public final class BatchStream: TrainingStream {
 
   init(
     plan: DataPlan, schedule: some Schedule, batchSize: Int, start: Int, end: Int?, keepPartial: Bool,
-    prefetch: Int
+    prefetch: Int, decodeThreads: Int
   ) throws {
     guard batchSize >= 1 else {
       throw DataError.invalidSetting(name: "batch size", reason: "\(batchSize) < 1")
     }
     guard start >= 0 else { throw DataError.invalidSetting(name: "cursor", reason: "\(start) is negative") }
     guard prefetch >= 1 else { throw DataError.invalidSetting(name: "prefetch", reason: "\(prefetch) < 1") }
+    guard decodeThreads >= 1 else {
+      throw DataError.invalidSetting(name: "decode threads", reason: "\(decodeThreads) < 1")
+    }
     width = plan.width
     targetWidth = plan.targetWidth
     self.batchSize = batchSize
@@ -70,7 +74,7 @@ public final class BatchStream: TrainingStream {
     self.queue = queue
     let producer = Producer(
       plan: plan, schedule: schedule, batchSize: batchSize, start: start, end: end, keepPartial: keepPartial,
-      queue: queue)
+      decodeThreads: decodeThreads, queue: queue)
     let thread = Thread { producer.run() }
     thread.name = "lantern-data"
     thread.start()
@@ -159,12 +163,14 @@ private struct Producer: Sendable {
   let start: Int
   let end: Int?
   let keepPartial: Bool
+  let decodeThreads: Int
   let queue: BatchQueue
 
   init(
     plan: DataPlan, schedule: some Schedule, batchSize: Int, start: Int, end: Int?, keepPartial: Bool,
-    queue: BatchQueue
+    decodeThreads: Int, queue: BatchQueue
   ) {
+    self.decodeThreads = decodeThreads
     self.plan = plan
     self.schedule = schedule
     self.batchSize = batchSize
@@ -177,10 +183,8 @@ private struct Producer: Sendable {
   func run() {
     do {
       try produce()
-    } catch let error as DataError {
-      _ = queue.push(.failure(error))
     } catch {
-      _ = queue.push(.failure(.read(unit: "?", hook: "?", underlying: "\(error)")))
+      _ = queue.push(.failure(DataError.wrap(error)))
     }
   }
 
@@ -196,6 +200,7 @@ private struct Producer: Sendable {
     var sinceKept = 0
     var group: ScheduledGroup?
     var decoded: DecodedGroup?
+    let pool = decodeThreads > 1 ? ThreadPool(threadCount: decodeThreads) : nil
     func emit() -> Bool {
       // A full batch hands its buffers over (fresh ones are allocated), a short one is copied.
       let x = filled == batchSize ? inputs : Array(inputs[0..<(filled * width)])
@@ -215,7 +220,7 @@ private struct Producer: Sendable {
         decoded = nil  // release the old group before decoding the next
         if p != end, let next = schedule.group(at: p) {
           group = next
-          decoded = try plan.decode(next)
+          decoded = try plan.decode(next, pool: pool)
         } else {
           if filled > 0 && keepPartial && !emit() { return }
           _ = queue.push(.end)

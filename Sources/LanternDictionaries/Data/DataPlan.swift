@@ -8,6 +8,8 @@
 // into one contiguous buffer in piece order, with one filter verdict per row; that buffer and a
 // few batches are all a stream keeps in memory.
 
+import LanternTensor
+
 /// A data source split, shuffled and filtered, ready to stream.
 public final class DataPlan: Sendable {
   public let source: any ActivationSource
@@ -49,22 +51,26 @@ public final class DataPlan: Sendable {
   /// - Parameters:
   ///   - epochs: stop after this many epochs (the last partial batch is dropped); nil: never stop.
   ///   - prefetch: batches decoded ahead of the consumer.
+  ///   - decodeThreads: threads decoding a group's pieces (the producer thread included).
   public func trainingStream(
-    batchSize: Int, startingAt cursor: Int = 0, epochs: Int? = nil, prefetch: Int = 3
+    batchSize: Int, startingAt cursor: Int = 0, epochs: Int? = nil, prefetch: Int = 3, decodeThreads: Int = 1
   ) throws -> BatchStream {
     try BatchStream(
       plan: self, schedule: shuffle, batchSize: batchSize, start: cursor,
-      end: epochs.map { $0 * shuffle.rowsPerEpoch }, keepPartial: false, prefetch: prefetch)
+      end: epochs.map { $0 * shuffle.rowsPerEpoch }, keepPartial: false, prefetch: prefetch,
+      decodeThreads: decodeThreads)
   }
 
   /// The held-out rows, unshuffled (plan order), filtered like training rows; the last batch may be short.
-  public func evaluationStream(batchSize: Int, prefetch: Int = 3) throws -> BatchStream {
+  public func evaluationStream(batchSize: Int, prefetch: Int = 3, decodeThreads: Int = 1) throws
+    -> BatchStream
+  {
     guard !heldOutUnits.isEmpty else {
       throw DataError.empty(subject: source.name, reason: "no unit is held out (one in \(split.oneIn))")
     }
     return try BatchStream(
       plan: self, schedule: evaluationSchedule, batchSize: batchSize, start: 0, end: nil, keepPartial: true,
-      prefetch: prefetch)
+      prefetch: prefetch, decodeThreads: decodeThreads)
   }
 
   var evaluationSchedule: SequentialSchedule {
@@ -91,27 +97,58 @@ public final class DataPlan: Sendable {
     return counts
   }
 
-  /// Decodes `group`'s rows in piece order, with one filter verdict per row.
-  func decode(_ group: ScheduledGroup) throws -> DecodedGroup {
+  /// Decodes `group`'s rows in piece order, with one filter verdict per row. With a `pool`, pieces
+  /// are decoded in parallel (each into its own rows of the buffer; the first error in piece order
+  /// is thrown), so the content does not depend on the thread count.
+  func decode(_ group: ScheduledGroup, pool: ThreadPool? = nil) throws -> DecodedGroup {
     let width = source.width
     let targetWidth = source.targetWidth ?? 0
     var decoded = DecodedGroup(
       inputs: [Float](repeating: 0, count: group.rowCount * width),
       targets: [Float](repeating: 0, count: group.rowCount * targetWidth), verdicts: [])
-    decoded.verdicts.reserveCapacity(group.rowCount)
+    var offsets: [Int] = []
     var offset = 0
     for piece in group.pieces {
-      let side = try decoded.inputs.withUnsafeMutableBufferPointer { x in
-        try decoded.targets.withUnsafeMutableBufferPointer { y in
-          try source.read(
-            unit: piece.unit, rows: piece.rows, inputs: x.baseAddress! + offset * width,
-            targets: targetWidth == 0 ? nil : y.baseAddress! + offset * targetWidth)
-        }
-      }
-      decoded.verdicts += filter.verdicts(side, count: piece.rows.count)
+      offsets.append(offset)
       offset += piece.rows.count
     }
+    var results = [Result<[UInt8], DataError>?](repeating: nil, count: group.pieces.count)
+    decoded.inputs.withUnsafeMutableBufferPointer { x in
+      decoded.targets.withUnsafeMutableBufferPointer { y in
+        results.withUnsafeMutableBufferPointer { results in
+          let (xBase, yBase, out) = (x.baseAddress!, y.baseAddress, results)
+          let body = { (range: Range<Int>) in
+            for i in range {
+              let piece = group.pieces[i]
+              do {
+                let side = try self.source.read(
+                  unit: piece.unit, rows: piece.rows, inputs: xBase + offsets[i] * width,
+                  targets: targetWidth == 0 ? nil : yBase.map { $0 + offsets[i] * targetWidth })
+                out[i] = .success(self.filter.verdicts(side, count: piece.rows.count))
+              } catch {
+                out[i] = .failure(DataError.wrap(error))
+              }
+            }
+          }
+          if let pool, group.pieces.count > 1 {
+            pool.parallelFor(group.pieces.count, body)
+          } else {
+            body(0..<group.pieces.count)
+          }
+        }
+      }
+    }
+    decoded.verdicts.reserveCapacity(group.rowCount)
+    for result in results { decoded.verdicts += try result!.get() }
     return decoded
+  }
+}
+
+extension DataError {
+  /// `error` as a DataError (other errors keep their text).
+  static func wrap(_ error: any Error) -> DataError {
+    if let error = error as? DataError { return error }
+    return .read(unit: "?", hook: "?", underlying: "\(error)")
   }
 }
 
