@@ -185,3 +185,44 @@ private func read(_ source: JobSource, unit: DataUnit) throws -> ([Float], [Floa
     source: source, split: .none, filter: FilterConfig(additionalExcludedTokenIDs: [0, 2]))
   #expect(more.filter.excludedTokenIDs == [0, 2, 3, 7])
 }
+
+/// A job directory `lantern extract` wrote (LANTERN_DATA_JOB=path), read through the whole stack.
+private let realJob = ProcessInfo.processInfo.environment["LANTERN_DATA_JOB"]
+
+@Test(.enabled(if: realJob != nil, "set LANTERN_DATA_JOB to a job directory `lantern extract` wrote"))
+func dataJobSourceStreamsARealExtractionLikeItsShardReader() throws {
+  let url = URL(fileURLWithPath: realJob!)
+  let spec = try JobSpec.parse(
+    String(contentsOf: url.appendingPathComponent("job.yaml"), encoding: .utf8), path: "")
+  let hooks = spec.fields.first { $0.key == "hooks" }!.value.split(separator: ",").map(String.init)
+  let source = try JobSource(url: url, hooks: [hooks[0]], targetHooks: Array(hooks.dropFirst().prefix(1)))
+  let plan = try DataPlan(source: source, shuffle: ShuffleConfig(seed: 1, pieceRows: 256, groupPieces: 4))
+  let stream = try plan.trainingStream(batchSize: 64, epochs: 1)
+  let batches = try drain(stream)
+  #expect(stream.counts.positions <= plan.shuffle.rowsPerEpoch && !batches.isEmpty)
+  #expect(stream.counts.kept == batches.count * 64)
+  // Rows of the first batch, looked up by position and read with ShardReader directly.
+  var p = 0
+  var i = 0
+  while i < 64 {
+    let location = plan.shuffle.location(ofPosition: p)
+    p += 1
+    let shard = url.appendingPathComponent("shards/\(hooks[0])/\(location.unit.id).lshard")
+    let row = try ShardReader(url: shard).readRows(location.row..<(location.row + 1))
+    let special = plan.filter.excludedTokenIDs.contains(row.tokenIDs[0])
+    let outlier = !plan.filter.normLimits.isEmpty && row.norms[0] > plan.filter.normLimits[0]
+    if special || outlier { continue }
+    let w = source.width
+    if plan.filter.normLimits.count > 1 {
+      let target = url.appendingPathComponent("shards/\(hooks[1])/\(location.unit.id).lshard")
+      let t = try ShardReader(url: target).readRows(location.row..<(location.row + 1))
+      if t.norms[0] > plan.filter.normLimits[1] { continue }
+      #expect(Array(batches[0].targets![(i * t.d)..<((i + 1) * t.d)]) == t.rows)
+    }
+    #expect(Array(batches[0].inputs[(i * w)..<((i + 1) * w)]) == row.rows)
+    i += 1
+  }
+  print(
+    "real job: \(stream.counts), special ids \(plan.filter.excludedTokenIDs), median norms \(plan.filter.medianNorms)"
+  )
+}

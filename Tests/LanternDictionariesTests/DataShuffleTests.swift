@@ -94,3 +94,27 @@ private struct Key: Hashable {
   #expect(evaluated == expected)
   #expect(evaluation.last!.rowCount == 72 % 16)
 }
+
+@Test func dataPlanFingerprintNamesEverythingThatDecidesTheRows() throws {
+  let job = try TestJob(hooks: [("blocks.0.hook_resid_post", 3)], rows: [20, 30, 25])
+  defer { job.remove() }
+  let open = { (shuffle: ShuffleConfig, source: any ActivationSource) in
+    try DataPlan(
+      source: source, split: HeldOutSplit(oneIn: 2), shuffle: shuffle,
+      filter: FilterConfig(excludedTokenIDs: [7]))
+  }
+  let source = try openActivationSource(path: job.url.path, hooks: ["blocks.0.hook_resid_post"])
+  #expect(source is JobSource)
+  let base = try open(ShuffleConfig(seed: 1), source).fingerprint
+  #expect(try open(ShuffleConfig(seed: 1), source).fingerprint == base)
+  #expect(try open(ShuffleConfig(seed: 2), source).fingerprint != base)
+  #expect(try open(ShuffleConfig(seed: 1, pieceRows: 10), source).fingerprint != base)
+  let npy = try openActivationSource(path: Fixtures.url("dictionaries-data/x_f32.npy").path, hooks: [])
+  #expect(try open(ShuffleConfig(seed: 1), npy).fingerprint != base)
+  #expect(throws: DataError.self) {
+    try openActivationSource(path: job.url.path, hooks: ["blocks.0.hook_resid_post"], targetData: "y.npy")
+  }
+  #expect(throws: DataError.self) {
+    try openActivationSource(path: "x.npy", hooks: [], targetHooks: ["blocks.0.hook_mlp_out"])
+  }
+}

@@ -72,24 +72,31 @@ import Testing
   #expect(throws: DataError.self) { try SyntheticSource(SyntheticConfig(features: 0, d: 8, rows: 10)) }
 }
 
-@Test func dataRecoveryMetricOnKnownCases() throws {
-  let source = try SyntheticSource(SyntheticConfig(features: 300, d: 24, rows: 10, seed: 1))
-  let truth = source.directions
-  // The true directions, permuted and rescaled, plus extra rows: every feature found exactly.
-  var decoder: [Float] = []
-  for f in (0..<300).reversed() { decoder += truth[(f * 24)..<(f * 24 + 24)].map { $0 * 3 } }
-  decoder += [Float](repeating: 0.1, count: 24 * 5)
-  #expect(abs(FeatureRecovery.meanMaxCosine(trueDirections: truth, decoderRows: decoder, d: 24) - 1) < 1e-5)
-  // Two features in 2-D at 0° and 90°, decoder rows at 45° and 180°: cos 45° each.
-  let t: [Float] = [1, 0, 0, 1]
-  let w: [Float] = [1, 1, -2, 0]
-  let cosines = FeatureRecovery.maxCosines(trueDirections: t, decoderRows: w, d: 2)
-  #expect(cosines.allSatisfy { abs($0 - Float(0.5).squareRoot()) < 1e-6 })
-  // Only the opposite direction: −1; a zero decoder row: 0.
-  #expect(abs(FeatureRecovery.meanMaxCosine(trueDirections: [1, 0], decoderRows: [-1, 0], d: 2) + 1) < 1e-6)
-  #expect(FeatureRecovery.meanMaxCosine(trueDirections: [1, 0], decoderRows: [0, 0], d: 2) == 0)
-  // Half the features found, half orthogonal to every row: mean 0.5.
-  let half = FeatureRecovery.meanMaxCosine(
-    trueDirections: [1, 0, 0, 0, 0, 1, 0, 0], decoderRows: [2, 0, 0, 0, 0, 0, 1, 0], d: 4)
-  #expect(abs(half - 0.5) < 1e-6)
+@Test func dataSyntheticFrequenciesAndMagnitudesOfAWideDictionary() throws {
+  // 500 features, α = 0.5, 8 active on average, exponential magnitudes of mean 2.
+  let source = try SyntheticSource(
+    SyntheticConfig(
+      features: 500, d: 32, rows: 10, exponent: 0.5, meanActive: 8, magnitude: .exponential(mean: 2), seed: 9)
+  )
+  let n = 10_000
+  var counts = [Int](repeating: 0, count: 500)
+  var magnitudes: [Double] = []
+  for i in 0..<n {
+    for (f, m) in source.activations(row: i) {
+      counts[f] += 1
+      magnitudes.append(Double(m))
+    }
+  }
+  #expect(abs(Double(magnitudes.count) / Double(n) - 8) < 0.1)
+  let mean = magnitudes.reduce(0, +) / Double(magnitudes.count)
+  #expect(abs(mean - 2) < 5 * 2 / Double(magnitudes.count).squareRoot())
+  #expect(magnitudes.allSatisfy { $0 >= 0 })
+  // Binned by tenths of the features, the counts follow Σ p_f within 5 standard deviations.
+  for bin in 0..<10 {
+    let features = (bin * 50)..<((bin + 1) * 50)
+    let p = features.map { Double(source.frequencies[$0]) }
+    let expected = p.reduce(0, +) * Double(n)
+    let sd = (p.map { $0 * (1 - $0) }.reduce(0, +) * Double(n)).squareRoot()
+    #expect(abs(Double(features.map { counts[$0] }.reduce(0, +)) - expected) < 5 * sd)
+  }
 }

@@ -7,6 +7,8 @@
 // target row [targetWidth], plus the side data its filters need (token ids, per-hook norms).
 // Sources hold no open files: a read opens what it needs, so one source serves any thread.
 
+import Foundation
+
 /// One unit of data: a committed work unit of a job, or a fixed-size row block.
 public struct DataUnit: Sendable, Hashable, CustomStringConvertible {
   /// Stable name: the work-unit id ("u000017") or "rows a..<b" for a row block.
@@ -115,4 +117,29 @@ func rowBlocks(rowCount: Int, blockRows: Int) -> [DataUnit] {
     let end = min(rowCount, start + blockRows)
     return DataUnit(id: "rows \(start)..<\(end)", index: i, rowCount: end - start)
   }
+}
+
+/// Opens `path` as a source: a Lantern job directory (for `hooks`, and `targetHooks` for
+/// transcoders) or an .npy file [N, d] (with `targetData`, an .npy [N, d_out], for transcoders;
+/// `hooks` then only names nothing and must hold at most one entry).
+public func openActivationSource(
+  path: String, hooks: [String], targetHooks: [String] = [], targetData: String? = nil,
+  verification: ShardVerification = .checksum
+) throws -> any ActivationSource {
+  if path.hasSuffix(".npy") {
+    guard targetHooks.isEmpty, hooks.count <= 1 else {
+      throw DataError.invalidSetting(
+        name: "--hook/--target-hook",
+        reason: "an .npy source has no hooks; pass the target rows as --target-data Y.npy")
+    }
+    return try NPYSource(
+      inputs: URL(fileURLWithPath: path), targets: targetData.map { URL(fileURLWithPath: $0) })
+  }
+  guard targetData == nil else {
+    throw DataError.invalidSetting(
+      name: "--target-data", reason: "only .npy sources take target data; a job directory takes --target-hook"
+    )
+  }
+  return try JobSource(
+    url: URL(fileURLWithPath: path), hooks: hooks, targetHooks: targetHooks, verification: verification)
 }

@@ -47,6 +47,20 @@ public final class DataPlan: Sendable {
     self.filter = try RowFilter(config: filter, source: source, sampleUnits: trainingUnits)
   }
 
+  /// Everything that decides which row a position delivers: the units (ids and rows), the split,
+  /// the shuffle settings and the resolved filters. A checkpoint stores it; a resumed run whose
+  /// plan has another fingerprint (e.g. more units committed since) would read other rows.
+  public var fingerprint: String {
+    var text = "lantern-data-1|\(source.inputHooks.map { "\($0.name):\($0.width)" })|"
+    text += "\(source.targetHooks.map { "\($0.name):\($0.width)" })|"
+    text += source.units.map { "\($0.id):\($0.index):\($0.rowCount)" }.joined(separator: ",")
+    text += "|split \(split.oneIn) \(split.seed)|shuffle \(shuffle.config.seed) \(shuffle.config.pieceRows) "
+    text += "\(shuffle.config.groupPieces)|excluded \(filter.excludedTokenIDs)|limits "
+    text += filter.normLimits.map { String($0.bitPattern, radix: 16) }.joined(separator: ",")
+    let hash = text.hashValueStable
+    return String(hash, radix: 16)
+  }
+
   /// The shuffled training stream of `batchSize` rows per batch, from stream position `cursor`.
   /// - Parameters:
   ///   - epochs: stop after this many epochs (the last partial batch is dropped); nil: never stop.
