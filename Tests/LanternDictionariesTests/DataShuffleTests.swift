@@ -118,3 +118,12 @@ private struct Key: Hashable {
     try openActivationSource(path: "x.npy", hooks: [], targetHooks: ["blocks.0.hook_mlp_out"])
   }
 }
+
+@Test func dataShuffleConfigFitsAMemoryBudget() {
+  // d = 576 Float32 rows in 512 MiB: pieces of 8,192 rows, as many as fit.
+  let narrow = ShuffleConfig(memoryBudget: 512 << 20, rowBytes: 576 * 4)
+  #expect(narrow.pieceRows == 8192 && narrow.groupPieces == (512 << 20) / (576 * 4) / 8192)
+  // A 12-layer crosscoder (12 × 768): smaller pieces, still 16 of them, within the budget.
+  let wide = ShuffleConfig(memoryBudget: 512 << 20, rowBytes: 12 * 768 * 4)
+  #expect(wide.groupPieces >= 16 && wide.pieceRows * wide.groupPieces * 12 * 768 * 4 <= 512 << 20)
+}

@@ -64,6 +64,15 @@ public struct ShuffleConfig: Sendable, Hashable {
     self.groupPieces = groupPieces
   }
 
+  /// A mixing buffer that fits `memoryBudget` bytes of decoded rows of `rowBytes` each
+  /// (4 × (width + targetWidth)): at least 16 pieces of at most 8,192 rows, so wide rows (a
+  /// crosscoder over many layers) get smaller pieces rather than a larger buffer.
+  public init(seed: UInt64 = 0, memoryBudget: Int, rowBytes: Int) {
+    let rows = max(1, memoryBudget / max(1, rowBytes))
+    let piece = min(8192, max(1, rows / 16))
+    self.init(seed: seed, pieceRows: piece, groupPieces: max(1, rows / piece))
+  }
+
   func validate() throws {
     guard pieceRows >= 1 else {
       throw DataError.invalidSetting(name: "pieceRows", reason: "\(pieceRows) < 1")
