@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import LanternDictionaries
 import LanternFormats
 import LanternModels
 import LanternTokenizers
@@ -12,7 +13,8 @@ struct LanternCommand: ParsableCommand {
     commandName: "lantern",
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
     subcommands: [
-      RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
+      RunCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self,
+      KeygenCommand.self,
       InspectPipelineCommand.self,
       ExtractCommand.self, VerifyCommand.self, InspectCommand.self, ExportNPYCommand.self,
       ForwardCommand.self,
@@ -35,6 +37,14 @@ struct LanternCommand: ParsableCommand {
       Foundation.exit(error.rawValue)
     } catch let error as CLIError {
       reportAndExit(error, code: 2)
+    } catch let error as DataError {
+      reportAndExit(error, code: 6)
+    } catch let error as TrainingError {
+      reportAndExit(error, code: 6)
+    } catch let error as DictionaryStorageError {
+      reportAndExit(error, code: 6)
+    } catch let error as ResumeRefused {
+      reportAndExit(error, code: 6)
     } catch {
       exit(withError: error)
     }
