@@ -21,7 +21,13 @@ func sampleState(step: Int, seed: UInt64 = 7, spec: JobSpec = sampleSpec()) -> T
   special.pointer[1] = .infinity
   special.pointer[2] = Float(bitPattern: 0x0000_0001)  // the smallest subnormal
   special.pointer[3] = .nan
+  // Arbitrary 32-bit patterns (integers stored as Float bits, signalling and payload NaNs) survive.
+  let patterns = Tensor(shape: [5])
+  let raw: [UInt32] = [0x7F80_0001, 0xFFC0_1234, 0x0000_0000, 0xFFFF_FFFF, UInt32(truncatingIfNeeded: step)]
+  UnsafeMutableRawPointer(patterns.pointer).bindMemory(to: UInt32.self, capacity: 5).update(
+    from: raw, count: 5)
   let tensors: [String: Tensor] = [
+    "latent.since_fired.lo": patterns,
     "encoderWeight": tensor([12, 5]), "W_dec": tensor([12, 5]), "b_enc": tensor([12]), "b_dec": tensor([5]),
     "adam.m.W_dec": tensor([12, 5]), "adam.v.W_dec": tensor([12, 5]),
     "latent.steps_since_fired": tensor([12]),

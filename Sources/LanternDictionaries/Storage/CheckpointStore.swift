@@ -21,7 +21,7 @@ import LanternShards
 import LanternTensor
 
 /// The checkpoints of one training run (`DIR/checkpoints`).
-public final class CheckpointStore {
+public final class CheckpointStore: Sendable {
   /// The checkpoints directory (created if missing).
   public let directory: URL
   /// How many complete checkpoints to keep (newest by step); older ones are deleted after a save.

@@ -49,7 +49,8 @@ public struct TrainedDictionary: @unchecked Sendable {
   public var inputScales: [Float]
   /// s_out per hook (the trainer reconstructed s_out·target); equal to `inputScales` unless a transcoder.
   public var outputScales: [Float]
-  /// Whether b_dec is subtracted from the input before encoding (SAEs: true; transcoders: false).
+  /// Whether b_dec is subtracted from the input before encoding (default: SAEs and crosscoders, as the
+  /// trainer does; never for transcoders, whose b_dec lives in the output space).
   public var applyBDecToInput: Bool
   /// Whether topk / batchtopk select on h_i·‖W_dec,i‖ (SAELens training's default) instead of h_i.
   public var selectionScaledByDecoderNorm: Bool
@@ -76,7 +77,7 @@ public struct TrainedDictionary: @unchecked Sendable {
     self.k = k
     self.inputScales = inputScales ?? [Float](repeating: 1, count: hooks)
     self.outputScales = outputScales ?? self.inputScales
-    self.applyBDecToInput = applyBDecToInput ?? (kind == .sae)
+    self.applyBDecToInput = applyBDecToInput ?? (kind == .sae || kind == .crosscoder)
     self.selectionScaledByDecoderNorm = selectionScaledByDecoderNorm
   }
 
@@ -114,6 +115,9 @@ public struct TrainedDictionary: @unchecked Sendable {
     guard inputScales.count == n, outputScales.count == n,
       (inputScales + outputScales).allSatisfy({ $0.isFinite && $0 > 0 })
     else { throw bad("scales \(inputScales) / \(outputScales) must be \(n) positive finite values each") }
+    if applyBDecToInput, kind == .transcoder || kind == .skipTranscoder {
+      throw bad("a transcoder never subtracts b_dec from its input (SAELens refuses apply_b_dec_to_input)")
+    }
     if applyBDecToInput {
       guard dIn == dOut, inputScales.map(\.bitPattern) == outputScales.map(\.bitPattern) else {
         throw bad("b_dec is subtracted from the input, so d_in = d_out and s_in = s_out are required")
