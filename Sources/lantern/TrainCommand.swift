@@ -122,7 +122,8 @@ struct TrainCommand: ParsableCommand {
     let signals = onTermination { trainStopRequested.store(true, ordering: .relaxed) }
     defer { _ = signals }
     let isTTY = isatty(STDERR_FILENO) != 0
-    let outcome = try training.run(shouldStop: { trainStopRequested.load(ordering: .relaxed) }) { p in
+    let stop = { trainStopRequested.load(ordering: .relaxed) }
+    let outcome = try training.run(shouldStop: stop) { p in
       let remaining =
         p.activationsPerSecond > 0
         ? Double((p.totalSteps - p.step) * s.batchSize) / p.activationsPerSecond : 0
