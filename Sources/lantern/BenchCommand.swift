@@ -14,7 +14,8 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Benchmarks.",
     subcommands: [
-      BenchForwardCommand.self, BenchGemmCommand.self, BenchDecodeCommand.self, BenchCoordinatorCommand.self,
+      BenchForwardCommand.self, BenchGemmCommand.self, BenchTrainCommand.self, BenchDecodeCommand.self,
+      BenchCoordinatorCommand.self,
     ])
 }
 

@@ -29,14 +29,15 @@ public struct LearningRateSchedule: Sendable, Codable, Equatable {
   /// The learning rate of step t (0-based) for a base rate `lr` (SAELens optim.py, closed form).
   public func learningRate(base lr: Double, step t: Int) -> Double {
     if t < warmUpSteps { return lr * Double(t + 1) / Double(warmUpSteps) }
-    if t < totalSteps - decaySteps {
+    // Without a decay phase the main phase never ends (a constant schedule needs no length).
+    if decaySteps == 0 || t < totalSteps - decaySteps {
       if shape == .constant { return lr }
       let main = Double(totalSteps - warmUpSteps - decaySteps)
       let i = Double(t - warmUpSteps)
       return endLearningRate + (lr - endLearningRate) * (1 + cos(Double.pi * i / main)) / 2
     }
     let start = shape == .constant ? lr : endLearningRate
-    return start * (1 - Double(t - (totalSteps - decaySteps)) / Double(decaySteps))
+    return start * max(0, 1 - Double(t - (totalSteps - decaySteps)) / Double(decaySteps))
   }
 }
 
