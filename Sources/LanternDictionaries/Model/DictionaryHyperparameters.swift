@@ -6,53 +6,7 @@
 // with issue 8 (k_aux = d_out/2, AuxK coefficient 1/32, JumpReLU bandwidth 0.05, BatchTopK
 // threshold rate 0.01). Leaves out: how the trainer derives these from the command line.
 
-import Foundation
-
-/// Learning-rate schedule: linear warm-up, a constant or cosine main phase, then a linear decay.
-public struct LearningRateSchedule: Sendable, Codable, Equatable {
-  /// The main phase's shape.
-  public enum Shape: String, Sendable, Codable { case constant, cosine }
-  /// Main-phase shape.
-  public var shape: Shape = .constant
-  /// Steps of linear warm-up: lr·(t+1)/W for t < W.
-  public var warmUpSteps = 0
-  /// Steps of the final linear decay to 0.
-  public var decaySteps = 0
-  /// Cosine floor (and the start of the final decay after a cosine phase).
-  public var endLearningRate = 0.0
-  /// Total steps the schedule spans (needed by cosine and the final decay).
-  public var totalSteps = 0
-
-  /// Creates a constant schedule.
-  public init() {}
-
-  /// The learning rate of step t (0-based) for a base rate `lr` (SAELens optim.py, closed form).
-  public func learningRate(base lr: Double, step t: Int) -> Double {
-    if t < warmUpSteps { return lr * Double(t + 1) / Double(warmUpSteps) }
-    if t < totalSteps - decaySteps {
-      if shape == .constant { return lr }
-      let main = Double(totalSteps - warmUpSteps - decaySteps)
-      let i = Double(t - warmUpSteps)
-      return endLearningRate + (lr - endLearningRate) * (1 + cos(Double.pi * i / main)) / 2
-    }
-    let start = shape == .constant ? lr : endLearningRate
-    return start * (1 - Double(t - (totalSteps - decaySteps)) / Double(decaySteps))
-  }
-}
-
-/// Adam (bias-corrected, torch.optim.Adam's update) settings.
-public struct AdamSettings: Sendable, Codable, Equatable {
-  /// Base learning rate.
-  public var learningRate = 2e-4
-  /// First-moment decay.
-  public var beta1 = 0.9
-  /// Second-moment decay.
-  public var beta2 = 0.999
-  /// Denominator epsilon.
-  public var epsilon = 1e-8
-  /// Creates the defaults.
-  public init() {}
-}
+import LanternKernels
 
 /// Everything that defines a dictionary's training step.
 public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
@@ -94,10 +48,10 @@ public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
   public var deadAfterTokens = 10_000_000
   /// Norm of every decoder row at initialisation.
   public var decoderInitNorm: Float
-  /// Adam settings.
-  public var adam = AdamSettings()
-  /// Learning-rate schedule.
-  public var schedule = LearningRateSchedule()
+  /// Adam's betas and epsilon (LanternKernels `adamStep`).
+  public var adam = AdamHyperparameters()
+  /// Base learning rate and its schedule (LanternKernels; SAELens' `get_lr_scheduler`).
+  public var schedule = LearningRateSchedule(kind: .constant, lr: 2e-4, trainingSteps: 0, lrEnd: 0)
   /// Global gradient-norm clipping threshold (0: off).
   public var clipNorm: Float = 0
 
@@ -146,13 +100,15 @@ public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
         throw bad("jumprelu", "bandwidth and initial threshold must be positive")
       }
     }
-    guard adam.learningRate > 0, adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1 else {
-      throw bad("adam", "lr must be positive and betas in [0, 1)")
+    guard schedule.lr > 0, schedule.lr.isFinite else { throw bad("lr", "must be positive") }
+    guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1, adam.eps > 0 else {
+      throw bad("adam", "betas must be in [0, 1) and eps positive")
     }
     let s = schedule
-    if s.shape == .cosine || s.decaySteps > 0 {
-      guard s.totalSteps > s.warmUpSteps + s.decaySteps else {
-        throw bad("schedule", "total steps \(s.totalSteps) must exceed warm-up + decay")
+    guard s.warmUpSteps >= 0, s.decaySteps >= 0 else { throw bad("schedule", "negative step counts") }
+    if s.kind == .cosineAnnealing || s.decaySteps > 0 {
+      guard s.trainingSteps > s.warmUpSteps + s.decaySteps else {
+        throw bad("schedule", "training steps \(s.trainingSteps) must exceed warm-up + decay")
       }
     }
   }

@@ -7,6 +7,7 @@
 // parameter, `step`, `tokensSinceFired`, `topKThreshold`. Deterministic for a given thread count
 // (every reduction has one owner thread and a fixed order). Leaves out: data, files, logging.
 
+import LanternKernels
 import LanternTensor
 
 /// Loss terms and metrics of one step (computed before that step's update).
@@ -72,7 +73,7 @@ public final class DictionaryModel: @unchecked Sendable {
   @discardableResult
   public func step(input x: Tensor, target y: Tensor? = nil) throws -> StepReport {
     var (report, activations) = try forwardBackward(input: x, target: y)
-    report.learningRate = config.schedule.learningRate(base: config.adam.learningRate, step: step)
+    report.learningRate = config.schedule.lr(atStep: step)
     report.gradientNorm = try update(learningRate: report.learningRate)
     countFirings(activations, batch: x.shape[0])
     if config.architecture == .batchtopk || config.architecture == .matryoshka {
@@ -151,7 +152,7 @@ public final class DictionaryModel: @unchecked Sendable {
 
   /// A coefficient warmed up linearly from 0 over `warmUp` steps (SAELens CoefficientScheduler).
   func warmedUp(_ value: Float, _ warmUp: Int) -> Float {
-    warmUp <= 0 ? value : Float(Double(value) * Double(min(step, warmUp)) / Double(warmUp))
+    Float(warmedUpCoefficient(step: step, warmUpSteps: warmUp, finalValue: Double(value)))
   }
 
   /// sae_in = x − b_dec (sae, crosscoder) or x; pre = sae_in·Eᵀ + b_enc.
@@ -201,33 +202,43 @@ public final class DictionaryModel: @unchecked Sendable {
     let d = c.dOut
     let ends = work.levelEnds
     let levels = ends.count
-    sparseDecodeLevels(
-      out: work.residuals.map(\.pointer), activations: a, decoder: parameters.decoderWeight.pointer,
-      bias: parameters.decoderBias.pointer, ends: ends, width: d, pool: pool)
     let last = work.residuals[levels - 1].pointer
+    if levels == 1 {
+      a.withBuffers { ro, idx, val in
+        sparseDecodeForward(
+          out: last, rowOffsets: ro, indices: idx, values: val, decoder: parameters.decoderWeight.pointer,
+          bias: parameters.decoderBias.pointer, batch: b, outputDim: d, pool: pool)
+      }
+    } else {
+      sparseDecodeLevels(
+        out: work.residuals.map(\.pointer), activations: a, decoder: parameters.decoderWeight.pointer,
+        bias: parameters.decoderBias.pointer, ends: ends, width: d, pool: pool)
+    }
     if let skip = parameters.skipWeight {
       pool.linear(out: last, inp: x.pointer, weight: skip.pointer, m: b, n: d, k: c.dIn, accumulate: true)
     }
-    for j in 0..<levels {
-      let r = work.residuals[j].pointer
-      var sum: Double = 0
-      for i in 0..<(b * d) {
-        r[i] -= y.pointer[i]
-        sum += Double(r[i]) * Double(r[i])
-      }
-      let name = j == levels - 1 ? "mse" : "inner_mse_\(ends[j])"
-      report.losses[name] = sum / Double(b)
-    }
     let scale = Float(2) / Float(b)
     for j in stride(from: levels - 1, through: 0, by: -1) {
-      let g = work.upstream[j].pointer
       let r = work.residuals[j].pointer
-      if j == levels - 1 {
-        for i in 0..<(b * d) { g[i] = scale * r[i] }
-      } else {
-        let next = work.upstream[j + 1].pointer
-        for i in 0..<(b * d) { g[i] = next[i] + scale * r[i] }
+      let g = work.upstream[j].pointer
+      let next = j == levels - 1 ? nil : work.upstream[j + 1].pointer
+      var partial = [Double](repeating: 0, count: b)
+      partial.withUnsafeMutableBufferPointer { sums in
+        let out = sums.baseAddress!
+        pool.parallelFor(b) { rows in
+          for row in rows {
+            var sum: Double = 0
+            for i in (row * d)..<((row + 1) * d) {
+              r[i] -= y.pointer[i]
+              sum += Double(r[i]) * Double(r[i])
+              g[i] = (next?[i] ?? 0) + scale * r[i]
+            }
+            out[row] = sum
+          }
+        }
       }
+      let name = j == levels - 1 ? "mse" : "inner_mse_\(ends[j])"
+      report.losses[name] = partial.reduce(0, +) / Double(b)
     }
   }
 
@@ -246,57 +257,48 @@ public final class DictionaryModel: @unchecked Sendable {
         transA: true, transB: false, m: d, n: c.dIn, k: b, a: work.upstream[work.levelEnds.count - 1].pointer,
         lda: d, b: x.pointer, ldb: c.dIn, c: gSkip.pointer, ldc: c.dIn)
     }
-    work.index.build(a, latents: c.dSAE)
-    work.dValues = [Float](repeating: 0, count: a.nnz)
+    work.index = a.latentIndex(latents: c.dSAE)
+    work.dValues = [Float](repeating: 0, count: max(a.nnz, 1))
     work.dValues.withUnsafeMutableBufferPointer { dv in
-      upstreamDots(dValues: dv.baseAddress!, activations: a, batch: b)
-      a.values.withUnsafeBufferPointer { f in
-        latentAccumulateLevels(out: gradients.decoderWeight.pointer, coefficients: f.baseAddress!, batch: b)
+      let dValues = dv.baseAddress!
+      if work.levelEnds.count == 1 {
+        a.withBuffers { ro, idx, val in
+          sparseDecodeBackward(
+            dValues: dValues, dDecoder: gradients.decoderWeight.pointer, dOut: g0, rowOffsets: ro,
+            indices: idx,
+            values: val, decoder: parameters.decoderWeight.pointer, index: work.index, batch: b, outputDim: d,
+            pool: pool)
+        }
+      } else {
+        levelsBackward(dValues: dValues, activations: a, batch: b)
       }
     }
     work.dPre = work.dValues
     if c.architecture == .relu { l1Penalty(a, batch: b, report: &report) }
   }
 
-  /// dValues[e] = G_{level(s_e)}[b_e]·W_dec[s_e] for every active entry.
-  func upstreamDots(dValues: UnsafeMutablePointer<Float>, activations a: SparseRows, batch b: Int) {
+  /// Matryoshka's decode backward: dValues[e] = G_{level(s_e)}[b_e]·W_dec[s_e] and
+  /// dW_dec[s] += Σ_slots f_e·G_{level(s)}[b] (latent-parallel, slot order).
+  private func levelsBackward(dValues: UnsafeMutablePointer<Float>, activations a: SparseRows, batch b: Int) {
     let d = config.dOut
     let w = parameters.decoderWeight.pointer
-    if work.levelEnds.count == 1 {
-      sparseRowDots(
-        dValues: dValues, activations: a, rowsOf: work.upstream[0].pointer, matrix: w, width: d, pool: pool)
-      return
-    }
-    let ups = work.upstream.map(\.pointer)
-    let level = work.levelOf
-    for r in 0..<b {
-      for e in Int(a.rowOffsets[r])..<Int(a.rowOffsets[r + 1]) {
-        let s = Int(a.indices[e])
-        dValues[e] = dot(ups[level[s]] + r * d, w + s * d, d)
-      }
-    }
-  }
-
-  /// dW_dec[s] += Σ_slots coefficients[e]·G_{level(s)}[b] (latent-parallel).
-  private func latentAccumulateLevels(
-    out: UnsafeMutablePointer<Float>, coefficients: UnsafePointer<Float>, batch b: Int
-  ) {
-    let d = config.dOut
-    let s = config.dSAE
-    if work.levelEnds.count == 1 {
-      latentAccumulate(
-        out: out, bias: nil, index: work.index, coefficients: coefficients, rowsOf: work.upstream[0].pointer,
-        width: d, latents: s, pool: pool)
-      return
-    }
+    let out = gradients.decoderWeight.pointer
     let ups = work.upstream.map(\.pointer)
     let level = work.levelOf
     let index = work.index
-    pool.parallelFor(s) { range in
+    pool.parallelFor(b) { rows in
+      for r in rows {
+        for e in Int(a.rowOffsets[r])..<Int(a.rowOffsets[r + 1]) {
+          let s = Int(a.indices[e])
+          dValues[e] = dot(ups[level[s]] + r * d, w + s * d, d)
+        }
+      }
+    }
+    pool.parallelFor(config.dSAE) { range in
       for l in range {
-        for slot in Int(index.offsets[l])..<Int(index.offsets[l + 1]) {
-          axpy(
-            out + l * d, coefficients[Int(index.entries[slot])], ups[level[l]] + Int(index.rows[slot]) * d, d)
+        for slot in Int(index.latentOffsets[l])..<Int(index.latentOffsets[l + 1]) {
+          let e = Int(index.entries[slot])
+          axpy(out + l * d, a.values[e], ups[level[l]] + Int(index.rows[slot]) * d, d)
         }
       }
     }
@@ -307,16 +309,14 @@ public final class DictionaryModel: @unchecked Sendable {
   private func backwardEncoder(_ a: SparseRows, batch b: Int) {
     let c = config
     let dIn = c.dIn
-    let s = c.dSAE
     let g = gradients
     let sets: [(SparseRows, LatentIndex, [Float])] =
       [(a, work.index, work.dPre)] + (work.auxActive ? [(work.aux, work.auxIndex, work.auxDPre)] : [])
-    for (rows, index, dPre) in sets {
+    for (rows, index, dPre) in sets where rows.nnz > 0 {
       dPre.withUnsafeBufferPointer { dp in
-        latentAccumulate(
-          out: g.encoderWeight.pointer, bias: g.encoderBias.pointer, index: index,
-          coefficients: dp.baseAddress!,
-          rowsOf: work.saeIn.pointer, width: dIn, latents: s, pool: pool)
+        sparseEncoderBackward(
+          dEncoderWeight: g.encoderWeight.pointer, dEncoderBias: g.encoderBias.pointer, dPre: dp.baseAddress!,
+          x: work.saeIn.pointer, index: index, inputDim: dIn, pool: pool)
         if c.appliesDecoderBiasToInput {
           rowAccumulate(
             out: work.dSaeIn.pointer, activations: rows, coefficients: dp.baseAddress!,
