@@ -86,9 +86,12 @@ struct Golden {
   }
 
   /// Runs `steps` steps from init with a pool of `threads`; returns the model and the reports.
-  func train(steps: Int, threads: Int) throws -> (DictionaryModel, [StepReport]) {
+  func train(steps: Int, threads: Int, path: ActivationPath = .automatic) throws -> (
+    DictionaryModel, [StepReport]
+  ) {
     let model = try DictionaryModel(
       config: config, parameters: try initialParameters(), pool: ThreadPool(threadCount: threads))
+    model.activationPath = path
     var reports: [StepReport] = []
     for i in 0..<steps {
       let (x, y) = try batch(i)
@@ -151,4 +154,20 @@ func lossTermsMatchPyTorchGolden(_ name: String) throws {
   for report in reports {
     #expect(Set(report.losses.keys) == Set(terms.map { String($0.dropFirst(5)) }), "\(name) loss term names")
   }
+}
+
+/// relu and jumprelu have two implementations (per-entry kernels and GEMMs on dense activations);
+/// each alone reproduces the goldens.
+@Test(
+  arguments: [
+    "relu_sae", "jumprelu_sae", "relu_transcoder", "jumprelu_transcoder", "relu_crosscoder",
+    "relu_sae_schedule",
+  ], [ActivationPath.sparse, .dense])
+func bothActivationPathsMatchPyTorchGolden(_ name: String, _ path: ActivationPath) throws {
+  let golden = try Golden(name)
+  let (model, reports) = try golden.train(steps: 5, threads: 2, path: path)
+  try golden.compareState(model, step: 5, tolerance: 1e-5)
+  let ref = try golden.tensor("loss.total").array
+  let (diff, scale) = maxAbsDifference(reports.map { Float($0.losses["total"]!) }, ref)
+  #expect(diff <= 1e-5 * scale)
 }

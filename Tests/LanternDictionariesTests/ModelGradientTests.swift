@@ -114,9 +114,10 @@ func checkFiniteDifferences(
   return checked
 }
 
-@Test(arguments: tinyCases)
-func gradientMatchesFiniteDifferences(_ tiny: TinyCase) throws {
+@Test(arguments: tinyCases, [ActivationPath.sparse, .dense])
+func gradientMatchesFiniteDifferences(_ tiny: TinyCase, _ path: ActivationPath) throws {
   let (model, x, y) = try tinyModel(tiny.config(), seed: 11)
+  model.activationPath = path
   let checked = try checkFiniteDifferences(model, x, y, label: tiny.testDescription)
   #expect(checked >= 30, "\(tiny.testDescription): only \(checked) elements away from selection changes")
 }

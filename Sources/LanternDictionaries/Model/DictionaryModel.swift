@@ -41,6 +41,9 @@ public final class DictionaryModel: @unchecked Sendable {
   public var tokensSinceFired: [Int64]
   /// BatchTopK / Matryoshka inference threshold (EMA of the smallest active value); 0 otherwise.
   public var topKThreshold: Double = 0
+  /// Sparse or dense kernels for relu / jumprelu (part of a run's identity: the paths round
+  /// differently). Not state: set it the same way when resuming.
+  public var activationPath = ActivationPath.automatic
 
   let pool: ThreadPool
   let gradients: DictionaryParameters
@@ -136,11 +139,19 @@ public final class DictionaryModel: @unchecked Sendable {
     encode(x, batch: b)
     let activations = selectActivations(batch: b, report: &report)
     report.l0 = Double(activations.nnz) / Double(b)
-    decodeAndReconstructionLoss(activations, input: x, target: target, batch: b, report: &report)
-    backwardDecoder(activations, input: x, batch: b, report: &report)
-    if c.usesAuxK { auxK(dead: dead, batch: b, report: &report) }
-    backwardEncoder(activations, batch: b)
-    if c.architecture == .jumprelu { jumpReLUThresholdBackward(activations, batch: b) }
+    work.index = activations.latentIndex(latents: c.dSAE)
+    let dense = usesDensePath(activations, batch: b)
+    decodeAndReconstructionLoss(
+      activations, input: x, target: target, batch: b, dense: dense, report: &report)
+    biasAndSkipGradients(input: x, batch: b)
+    if dense {
+      denseBackward(activations, batch: b, report: &report)
+    } else {
+      backwardDecoder(activations, batch: b, report: &report)
+      if c.usesAuxK { auxK(dead: dead, batch: b, report: &report) }
+      backwardEncoder(activations, batch: b)
+      if c.architecture == .jumprelu { jumpReLUThresholdBackward(activations, batch: b) }
+    }
 
     // Summed in name order so the reported total does not depend on dictionary hashing.
     report.losses["total"] = report.losses.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
@@ -196,14 +207,16 @@ public final class DictionaryModel: @unchecked Sendable {
   /// Decodes every prefix level, forms residuals r_j = ŷ_j − y and the MSE terms
   /// (1/B)·Σ_b ‖r_j[b]‖², then the upstream gradients G_i = (2/B)·Σ_{j ≥ i} r_j.
   private func decodeAndReconstructionLoss(
-    _ a: SparseRows, input x: Tensor, target y: Tensor, batch b: Int, report: inout StepReport
+    _ a: SparseRows, input x: Tensor, target y: Tensor, batch b: Int, dense: Bool, report: inout StepReport
   ) {
     let c = config
     let d = c.dOut
     let ends = work.levelEnds
     let levels = ends.count
     let last = work.residuals[levels - 1].pointer
-    if levels == 1 {
+    if dense {
+      denseDecode(into: last, batch: b)
+    } else if levels == 1 {
       a.withBuffers { ro, idx, val in
         sparseDecodeForward(
           out: last, rowOffsets: ro, indices: idx, values: val, decoder: parameters.decoderWeight.pointer,
@@ -242,9 +255,8 @@ public final class DictionaryModel: @unchecked Sendable {
     }
   }
 
-  /// Gradients through the decoder: dL/df at active entries (into work.dValues), W_dec's and
-  /// b_dec's gradients, W_skip's gradient, and the architecture's penalty on f.
-  private func backwardDecoder(_ a: SparseRows, input x: Tensor, batch b: Int, report: inout StepReport) {
+  /// b_dec's gradient Σ_b G_0[b] (its output path) and W_skip's G_lastᵀ·x.
+  private func biasAndSkipGradients(input x: Tensor, batch b: Int) {
     let c = config
     let d = c.dOut
     let g0 = work.upstream[0].pointer
@@ -257,7 +269,14 @@ public final class DictionaryModel: @unchecked Sendable {
         transA: true, transB: false, m: d, n: c.dIn, k: b, a: work.upstream[work.levelEnds.count - 1].pointer,
         lda: d, b: x.pointer, ldb: c.dIn, c: gSkip.pointer, ldc: c.dIn)
     }
-    work.index = a.latentIndex(latents: c.dSAE)
+  }
+
+  /// Gradients through the decoder on the sparse path: dL/df at active entries (work.dValues),
+  /// W_dec's gradient, and the L1 penalty's terms.
+  private func backwardDecoder(_ a: SparseRows, batch b: Int, report: inout StepReport) {
+    let c = config
+    let d = c.dOut
+    let g0 = work.upstream[0].pointer
     work.dValues = [Float](repeating: 0, count: max(a.nnz, 1))
     work.dValues.withUnsafeMutableBufferPointer { dv in
       let dValues = dv.baseAddress!
@@ -274,7 +293,10 @@ public final class DictionaryModel: @unchecked Sendable {
       }
     }
     work.dPre = work.dValues
-    if c.architecture == .relu { l1Penalty(a, batch: b, report: &report) }
+    if c.architecture == .relu {
+      let extra = l1Penalty(a, batch: b, report: &report)
+      for e in 0..<a.nnz { work.dPre[e] += extra[Int(a.indices[e])] }
+    }
   }
 
   /// Matryoshka's decode backward: dValues[e] = G_{level(s_e)}[b_e]·W_dec[s_e] and

@@ -29,20 +29,28 @@ extension DictionaryModel {
     Double(warmedUp(config.l0Coefficient, config.l0WarmUpSteps)) * Double(a.nnz) / Double(b)
   }
 
-  /// log θ's gradient from both STEs (the JumpReLU gate and the L0 step): dL/df is needed densely
-  /// (inside the rectangle window f may be 0), so it is one GEMM, G·W_decᵀ.
+  /// log θ's gradient from both STEs (the JumpReLU gate and the L0 step) on the sparse path: dL/df
+  /// is needed densely (inside the rectangle window f may be 0), so it is one GEMM, G·W_decᵀ.
   func jumpReLUThresholdBackward(_ a: SparseRows, batch b: Int) {
+    let dF = work.denseGrad.pointer
+    pool.linear(
+      out: dF, inp: work.upstream[0].pointer, weight: parameters.decoderWeight.pointer, m: b, n: config.dSAE,
+      k: config.dOut)
+    jumpReLUThresholdBackward(dLdF: dF, dPre: work.densePre.pointer, batch: b)
+  }
+
+  /// Both STEs given dense dL/df (B,S): dPre (B,S) = 1[pre > θ]·dL/df (overwritten), and log θ's
+  /// gradient θ·(Σ_b −(θ/ε)·K·dL/df − Σ_b (1/ε)·K·λ_t/B).
+  func jumpReLUThresholdBackward(
+    dLdF dF: UnsafePointer<Float>, dPre: UnsafeMutablePointer<Float>, batch b: Int
+  ) {
     guard let gLog = gradients.logThreshold else { return }
     let s = config.dSAE
     let eps = config.jumpReLUBandwidth
     let theta = thresholds()
-    let dF = work.dense.pointer
-    pool.linear(
-      out: dF, inp: work.upstream[0].pointer, weight: parameters.decoderWeight.pointer, m: b, n: s,
-      k: config.dOut)
     var dTheta = [Float](repeating: 0, count: s)
     jumpReLUBackward(
-      dPre: work.denseGrad.pointer, dThreshold: &dTheta, dOut: dF, pre: work.pre.pointer, threshold: theta,
+      dPre: dPre, dThreshold: &dTheta, dOut: dF, pre: work.pre.pointer, threshold: theta,
       bandwidth: eps, steToInput: false, batch: b, latents: s, pool: pool)
     let lambda = warmedUp(config.l0Coefficient, config.l0WarmUpSteps)
     let dL0 = [Float](repeating: lambda * (1 / Float(b)), count: b)

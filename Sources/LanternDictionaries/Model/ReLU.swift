@@ -32,8 +32,9 @@ extension DictionaryModel {
     return SparseRows(rowOffsets: rowOffsets, indices: indices, values: values, count: count)
   }
 
-  /// Adds the L1 term to `report`, its gradient to work.dPre and to W_dec's gradient.
-  func l1Penalty(_ a: SparseRows, batch b: Int, report: inout StepReport) {
+  /// Adds the L1 term to `report` and its W_dec gradient; returns the term's dL/dpre at an active
+  /// entry of each latent, λ_t·N_s/B.
+  func l1Penalty(_ a: SparseRows, batch b: Int, report: inout StepReport) -> [Float] {
     let c = config
     let s = c.dSAE
     let layers = c.layers
@@ -51,7 +52,6 @@ extension DictionaryModel {
       let j = Int(a.indices[e])
       loss += Double(a.values[e]) * Double(weights[j])
       fireSums[j] += a.values[e]
-      work.dPre[e] += perRow * weights[j]
     }
     report.losses["l1"] = Double(lambda) * loss / Double(b)
     var dNorms = [Float](repeating: 0, count: s * layers)
@@ -61,5 +61,6 @@ extension DictionaryModel {
     decoderRowNormsBackward(
       dDecoder: gradients.decoderWeight.pointer, dNorms: dNorms, decoder: parameters.decoderWeight.pointer,
       norms: norms, latents: s, layers: layers, dim: width, pool: pool)
+    return weights.map { perRow * $0 }
   }
 }

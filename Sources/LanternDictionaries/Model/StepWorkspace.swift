@@ -29,6 +29,7 @@ struct Workspace {
   /// dL/df and the kernel's dpre output.
   var dense = Tensor(shape: [0])
   var denseGrad = Tensor(shape: [0])
+  var densePre = Tensor(shape: [0])
 
   mutating func prepare(config c: DictionaryHyperparameters, batch b: Int) {
     if levelEnds.isEmpty {
@@ -43,7 +44,10 @@ struct Workspace {
       residuals = levelEnds.map { _ in Tensor(shape: [b, c.dOut]) }
       upstream = levelEnds.map { _ in Tensor(shape: [b, c.dOut]) }
       if c.architecture == .relu || c.architecture == .jumprelu { dense = Tensor(shape: [b, c.dSAE]) }
-      if c.architecture == .jumprelu { denseGrad = Tensor(shape: [b, c.dSAE]) }
+      if c.architecture == .relu || c.architecture == .jumprelu {
+        denseGrad = Tensor(shape: [b, c.dSAE])
+        densePre = Tensor(shape: [b, c.dSAE])
+      }
     }
     dSaeIn.fill(0)
     auxActive = false
