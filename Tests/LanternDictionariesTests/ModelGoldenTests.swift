@@ -171,3 +171,15 @@ func bothActivationPathsMatchPyTorchGolden(_ name: String, _ path: ActivationPat
   let (diff, scale) = maxAbsDifference(reports.map { Float($0.losses["total"]!) }, ref)
   #expect(diff <= 1e-5 * scale)
 }
+
+/// The schedule fixtures exercise clipping: some step's gradient norm exceeds the clip norm.
+@Test(arguments: ["relu_sae_schedule", "topk_sae_schedule"])
+func scheduleGoldensClip(_ name: String) throws {
+  let golden = try Golden(name)
+  #expect(
+    golden.config.clipNorm > 0 && golden.config.schedule.warmUpSteps > 0
+      && golden.config.schedule.decaySteps > 0)
+  let (_, reports) = try golden.train(steps: 5, threads: 1)
+  #expect(reports.contains { $0.gradientNorm > Double(golden.config.clipNorm) })
+  #expect(Set(reports.map(\.learningRate)).count >= 2)
+}

@@ -19,16 +19,30 @@ extension DictionaryModel {
     return denseRows(batch: b)
   }
 
-  /// The non-zero entries of work.dense as rows ascending by latent.
+  /// The non-zero entries of work.dense as rows ascending by latent (counted first, so the CSR
+  /// arrays are allocated at the entry count, not at B·S).
   func denseRows(batch b: Int) -> SparseRows {
     let s = config.dSAE
+    let dense = work.dense.pointer
+    var counts = [Int](repeating: 0, count: b)
+    counts.withUnsafeMutableBufferPointer { out in
+      let o = out.baseAddress!
+      pool.parallelFor(b) { rows in
+        for r in rows {
+          var n = 0
+          for j in 0..<s where dense[r * s + j] != 0 { n += 1 }
+          o[r] = n
+        }
+      }
+    }
+    let nnz = counts.reduce(0, +)
     var rowOffsets = [Int32](repeating: 0, count: b + 1)
-    var indices = [Int32](repeating: 0, count: b * s)
-    var values = [Float](repeating: 0, count: b * s)
+    var indices = [Int32](repeating: 0, count: max(nnz, 1))
+    var values = [Float](repeating: 0, count: max(nnz, 1))
     let count =
       denseToCSR(
-        rowOffsets: &rowOffsets, indices: &indices, values: &values, dense: work.dense.pointer, batch: b,
-        latents: s, capacity: b * s, pool: pool) ?? 0
+        rowOffsets: &rowOffsets, indices: &indices, values: &values, dense: dense, batch: b, latents: s,
+        capacity: max(nnz, 1), pool: pool) ?? 0
     return SparseRows(rowOffsets: rowOffsets, indices: indices, values: values, count: count)
   }
 
