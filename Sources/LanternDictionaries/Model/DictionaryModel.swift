@@ -35,12 +35,12 @@ public final class DictionaryModel: @unchecked Sendable {
   public let firstMoments: DictionaryParameters
   /// Adam's second moments, one tensor per parameter.
   public let secondMoments: DictionaryParameters
-  /// Steps taken (Adam's bias-correction count and the schedules' position). Set only to restore.
-  public var step = 0
+  /// Steps taken (Adam's bias-correction count and the schedules' position).
+  public private(set) var step = 0
   /// Tokens since each latent last fired [S] (a latent is dead when this exceeds deadAfterTokens).
-  public var tokensSinceFired: [Int64]
+  public internal(set) var tokensSinceFired: [Int64]
   /// BatchTopK / Matryoshka inference threshold (EMA of the smallest active value); 0 otherwise.
-  public var topKThreshold: Double = 0
+  public internal(set) var topKThreshold: Double = 0
   /// Sparse or dense kernels for relu / jumprelu (part of a run's identity: the paths round
   /// differently). Not state: set it the same way when resuming.
   public var activationPath = ActivationPath.automatic
@@ -66,6 +66,18 @@ public final class DictionaryModel: @unchecked Sendable {
     self.gradients = DictionaryParameters(zerosFor: config)
     self.tokensSinceFired = [Int64](repeating: 0, count: config.dSAE)
     self.pool = pool
+  }
+
+  /// Restores the scalar state of a checkpoint (the parameters and Adam moments are restored by
+  /// writing into their tensors). Throws when the counters do not have S entries.
+  public func restore(step: Int, tokensSinceFired: [Int64], topKThreshold: Double) throws {
+    guard tokensSinceFired.count == config.dSAE, step >= 0 else {
+      throw TrainingError.shapeMismatch(
+        tensor: "tokens_since_fired", expected: [config.dSAE], got: [tokensSinceFired.count])
+    }
+    self.step = step
+    self.tokensSinceFired = tokensSinceFired
+    self.topKThreshold = topKThreshold
   }
 
   /// Which latents are dead now: tokensSinceFired > deadAfterTokens.
