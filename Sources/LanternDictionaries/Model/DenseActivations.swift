@@ -89,8 +89,6 @@ extension DictionaryModel {
         ldb: dIn, c: ds + rows.lowerBound * dIn, ldc: dIn)
     }
     let gb = gradients.decoderBias.pointer
-    for r in 0..<b {
-      for i in 0..<dIn { gb[i] -= ds[r * dIn + i] }
-    }
+    addColumnSums(gb, ds, rows: b, width: dIn, sign: -1, pool: pool)
   }
 }

@@ -142,11 +142,21 @@ public final class DictionaryModel: @unchecked Sendable {
       }
       target = x
     }
+    if let row = firstNonFiniteRow(x) { throw TrainingError.nonFinite(step: step, what: "input row \(row)") }
+    if let y, let row = firstNonFiniteRow(y) {
+      throw TrainingError.nonFinite(step: step, what: "target row \(row)")
+    }
     var report = StepReport()
     let dead = deadMask
     report.deadLatents = dead.filter { $0 }.count
     work.prepare(config: c, batch: b)
-    for (_, g) in gradients.named { g.fill(0) }
+    for (_, g) in gradients.named {
+      let p = g.pointer
+      pool.parallelFor((g.count + 4095) / 4096) { chunks in
+        let lo = chunks.lowerBound * 4096
+        (p + lo).update(repeating: 0, count: min(g.count, chunks.upperBound * 4096) - lo)
+      }
+    }
 
     encode(x, batch: b)
     let activations = selectActivations(batch: b, report: &report)
@@ -171,6 +181,24 @@ public final class DictionaryModel: @unchecked Sendable {
       throw TrainingError.nonFinite(step: step, what: "loss")
     }
     return (report, activations)
+  }
+
+  /// The first row of t [B, D] holding a NaN or an infinity, if any.
+  private func firstNonFiniteRow(_ t: Tensor) -> Int? {
+    let b = t.shape[0]
+    let d = t.count / max(b, 1)
+    var bad = [Bool](repeating: false, count: b)
+    bad.withUnsafeMutableBufferPointer { out in
+      let o = out.baseAddress!
+      pool.parallelFor(b) { rows in
+        for r in rows {
+          var ok = true
+          for i in (r * d)..<((r + 1) * d) where !t.pointer[i].isFinite { ok = false }
+          o[r] = !ok
+        }
+      }
+    }
+    return bad.firstIndex(of: true)
   }
 
   /// A coefficient warmed up linearly from 0 over `warmUp` steps (SAELens CoefficientScheduler).
@@ -273,9 +301,7 @@ public final class DictionaryModel: @unchecked Sendable {
     let d = c.dOut
     let g0 = work.upstream[0].pointer
     let gbDec = gradients.decoderBias.pointer
-    for r in 0..<b {
-      for i in 0..<d { gbDec[i] += g0[r * d + i] }
-    }
+    addColumnSums(gbDec, g0, rows: b, width: d, pool: pool)
     if let gSkip = gradients.skipWeight {
       BLAS.sgemm(
         transA: true, transB: false, m: d, n: c.dIn, k: b, a: work.upstream[work.levelEnds.count - 1].pointer,
@@ -361,9 +387,7 @@ public final class DictionaryModel: @unchecked Sendable {
     if c.appliesDecoderBiasToInput {
       let ds = work.dSaeIn.pointer
       let gb = g.decoderBias.pointer
-      for r in 0..<b {
-        for i in 0..<dIn { gb[i] -= ds[r * dIn + i] }
-      }
+      addColumnSums(gb, ds, rows: b, width: dIn, sign: -1, pool: pool)
     }
   }
 

@@ -215,3 +215,18 @@ func rowAccumulate(
     }
   }
 }
+
+/// out[i] += sign·Σ_b m[b,i] for i < D, summed over b in order; threads own columns, so the
+/// result does not depend on the thread count. m (B,D); out (D).
+func addColumnSums(
+  _ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows b: Int, width d: Int, sign: Float = 1,
+  pool: ThreadPool
+) {
+  pool.parallelFor(d) { cols in
+    for i in cols {
+      var sum: Float = 0
+      for r in 0..<b { sum += m[r * d + i] }
+      out[i] += sign * sum
+    }
+  }
+}
