@@ -183,3 +183,15 @@ func scheduleGoldensClip(_ name: String) throws {
   #expect(reports.contains { $0.gradientNorm > Double(golden.config.clipNorm) })
   #expect(Set(reports.map(\.learningRate)).count >= 2)
 }
+
+/// Phase timings are reported only when asked for, for every phase.
+@Test func timingsAreReportedOnRequest() throws {
+  let golden = try Golden("topk_sae")
+  let model = try DictionaryModel(
+    config: golden.config, parameters: try golden.initialParameters(), pool: ThreadPool(threadCount: 1))
+  let (x, y) = try golden.batch(0)
+  #expect(try model.step(input: x, target: y).timings == nil)
+  model.recordsTimings = true
+  let t = try #require(try model.step(input: x, target: y).timings)
+  #expect([t.encode, t.select, t.decode, t.backward, t.update].allSatisfy { $0 >= 0 })
+}

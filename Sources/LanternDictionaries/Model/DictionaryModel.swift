@@ -23,6 +23,22 @@ public struct StepReport: Sendable {
   public var learningRate: Double = 0
   /// Global gradient norm before clipping.
   public var gradientNorm: Double = 0
+  /// Seconds per phase, when the model's `recordsTimings` is on (for `lantern bench train`).
+  public var timings: StepTimings?
+}
+
+/// Wall-clock seconds of the phases of one step.
+public struct StepTimings: Sendable {
+  /// sae_in and the dense encoder GEMM (+ b_enc).
+  public var encode: Double = 0
+  /// The sparsity mechanism's selection (TopK, BatchTopK, ReLU / JumpReLU to CSR).
+  public var select: Double = 0
+  /// Decode, residuals and the reconstruction losses.
+  public var decode: Double = 0
+  /// Everything backward: decoder, AuxK, penalties, encoder, STEs.
+  public var backward: Double = 0
+  /// Constraint, clipping, Adam, counters and threshold.
+  public var update: Double = 0
 }
 
 /// A dictionary under training: parameters, optimizer state, counters, and the step.
@@ -44,6 +60,8 @@ public final class DictionaryModel: @unchecked Sendable {
   /// Sparse or dense kernels for relu / jumprelu (part of a run's identity: the paths round
   /// differently). Not state: set it the same way when resuming.
   public var activationPath = ActivationPath.automatic
+  /// Whether each `StepReport` carries `timings` (a clock read between phases; off by default).
+  public var recordsTimings = false
 
   let pool: ThreadPool
   let gradients: DictionaryParameters
@@ -88,12 +106,14 @@ public final class DictionaryModel: @unchecked Sendable {
   @discardableResult
   public func step(input x: Tensor, target y: Tensor? = nil) throws -> StepReport {
     var (report, activations) = try forwardBackward(input: x, target: y)
+    var clock = PhaseClock(on: recordsTimings)
     report.learningRate = config.schedule.lr(atStep: step)
     report.gradientNorm = try update(learningRate: report.learningRate)
     countFirings(activations, batch: x.shape[0])
     if config.architecture == .batchtopk || config.architecture == .matryoshka {
       updateThreshold(activations)
     }
+    if recordsTimings { report.timings?.update = clock.lap() }
     step += 1
     return report
   }
@@ -158,13 +178,18 @@ public final class DictionaryModel: @unchecked Sendable {
       }
     }
 
+    var clock = PhaseClock(on: recordsTimings)
+    var timings = StepTimings()
     encode(x, batch: b)
+    timings.encode = clock.lap()
     let activations = selectActivations(batch: b, report: &report)
     report.l0 = Double(activations.nnz) / Double(b)
     work.index = activations.latentIndex(latents: c.dSAE)
+    timings.select = clock.lap()
     let dense = usesDensePath(activations, batch: b)
     decodeAndReconstructionLoss(
       activations, input: x, target: target, batch: b, dense: dense, report: &report)
+    timings.decode = clock.lap()
     biasAndSkipGradients(input: x, batch: b)
     if dense {
       denseBackward(activations, batch: b, report: &report)
@@ -174,6 +199,8 @@ public final class DictionaryModel: @unchecked Sendable {
       backwardEncoder(activations, batch: b)
       if c.architecture == .jumprelu { jumpReLUThresholdBackward(activations, batch: b) }
     }
+    timings.backward = clock.lap()
+    if recordsTimings { report.timings = timings }
 
     // Summed in name order so the reported total does not depend on dictionary hashing.
     report.losses["total"] = report.losses.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
@@ -396,5 +423,23 @@ public final class DictionaryModel: @unchecked Sendable {
     for s in 0..<config.dSAE {
       tokensSinceFired[s] = work.index.count(of: s) > 0 ? 0 : tokensSinceFired[s] + Int64(b)
     }
+  }
+}
+
+/// Laps of a monotonic clock (every lap is 0 when off).
+struct PhaseClock {
+  let on: Bool
+  var last: ContinuousClock.Instant
+
+  init(on: Bool) {
+    self.on = on
+    last = ContinuousClock.now
+  }
+
+  mutating func lap() -> Double {
+    guard on else { return 0 }
+    let now = ContinuousClock.now
+    defer { last = now }
+    return (now - last).seconds
   }
 }
