@@ -28,7 +28,10 @@ let package = Package(
       name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(
       name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
-    .target(name: "LanternTensor", dependencies: ["CBLAS"], swiftSettings: computeSettings),
+    .target(name: "CPUProbe", cSettings: [.unsafeFlags(["-O2"])]),
+    .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dl")]),
+    .target(
+      name: "LanternTensor", dependencies: ["CBLAS", "CPUProbe", "COneDNN"], swiftSettings: computeSettings),
     .target(name: "LanternKernels", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
     .target(name: "LanternFormats", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
     .target(name: "LanternTokenizers", dependencies: ["LanternFormats"], swiftSettings: computeSettings),

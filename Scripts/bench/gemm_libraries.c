@@ -2,7 +2,8 @@
 // its own detection gives), BLIS, oneDNN's dnnl_sgemm, and oneDNN bf16 matmul (fp32 accumulation).
 // Every shape is nn.Linear's: out[m,n] = inp[m,k] · W[n,k]ᵀ, row-major. Prints one JSON line per
 // (library, shape) with the best-of-N GFLOP/s. OpenBLAS and BLIS are dlopen'ed RTLD_LOCAL, since both
-// export cblas_sgemm. Build and run: Scripts/bench/gemm-libraries (compiles this with gcc).
+// export cblas_sgemm. Built and run by Scripts/bench/run-all (gcc -O2 ... -ldnnl -ldl; needs libblis-dev,
+// libdnnl-dev); the first argument is the thread count (set OMP_NUM_THREADS/BLIS_NUM_THREADS to match).
 #include <dlfcn.h>
 #include <dnnl.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
 //
 // What identifies a job (job.yaml): the model file(s) by size and CRC-32, the tokenizer, the corpus
 // path and reading options, every extraction setting that changes bytes (hooks, context, packing,
-// dtype, windows per unit, batch size, threads) and the seed. Not the progress display or paths of
+// dtype, windows per unit, batch size, threads, compute type) and the seed. Not the progress display or paths of
 // temporaries.
 
 import Foundation
@@ -54,7 +54,11 @@ public final class ExtractionJob: @unchecked Sendable {
     try settings.validate(source: "extraction settings")
     self.settings = settings
     self.seed = seed
-    let ctx = ComputeContext(threads: settings.threads)
+    let ctx =
+      loadWeights
+      ? try ComputeContext(
+        threads: settings.threads, compute: ComputeType(rawValue: settings.compute) ?? .fp32)
+      : ComputeContext(threads: settings.threads)
     pool = ctx.pool
     // A coordinator only plans and checks: it needs the config and the tokenizer, not the weights.
     loadedModel = loadWeights ? try ModelRegistry.load(path: settings.model, pool: pool) : nil
@@ -108,6 +112,7 @@ public final class ExtractionJob: @unchecked Sendable {
       (key: "windows_per_unit", value: String(settings.windowsPerUnit)),
       (key: "batch_size", value: String(settings.batchSize)),
       (key: "threads", value: String(settings.threads)),
+      (key: "compute", value: settings.compute),
       (key: "seed", value: String(seed)),
     ])
     directory = try JobDirectory(url: url, spec: spec, role: role)

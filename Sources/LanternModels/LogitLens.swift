@@ -33,7 +33,7 @@ extension Transformer {
     }
     let logits = Tensor(shape: [rows, config.dVocab])
     pool.linear(
-      out: logits.pointer, inp: normed.pointer, weight: weights.unembed.pointer, m: rows, n: config.dVocab,
+      out: logits.pointer, inp: normed.pointer, weight: weights.unembed, m: rows, n: config.dVocab,
       k: config.dModel)
     return logits
   }

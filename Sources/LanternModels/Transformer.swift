@@ -96,7 +96,7 @@ public final class Transformer: @unchecked Sendable {
       seqLen: t, hooks: hooks)
     let logits = Tensor(shape: [b, t, cfg.dVocab])
     pool.linear(
-      out: logits.pointer, inp: ws.hidden.pointer, weight: weights.unembed.pointer, m: bt, n: cfg.dVocab, k: c
+      out: logits.pointer, inp: ws.hidden.pointer, weight: weights.unembed, m: bt, n: cfg.dVocab, k: c
     )
     return logits
   }
@@ -130,7 +130,7 @@ public final class Transformer: @unchecked Sendable {
 
     // Attention: one fused QKV projection; q, k, v are column slices of its rows.
     let qkv = ws.qkv.pointer
-    pool.linear(out: qkv, inp: ws.hidden.pointer, weight: w.qkvWeight.pointer, m: bt, n: qkvCols, k: c)
+    pool.linear(out: qkv, inp: ws.hidden.pointer, weight: w.qkvWeight, m: bt, n: qkvCols, k: c)
     if let bias = w.qkvBias { addBias(qkv, bias: bias.pointer, rows: bt, cols: qkvCols) }
     let q = qkv
     let k = qkv + nh * hs
@@ -170,7 +170,7 @@ public final class Transformer: @unchecked Sendable {
     }
     hooks.run(HookPoint.z(l), z, [b, t, nh, hs])
     let attnOut = ws.blockOut.pointer
-    pool.linear(out: attnOut, inp: z, weight: w.outWeight.pointer, m: bt, n: c, k: nh * hs)
+    pool.linear(out: attnOut, inp: z, weight: w.outWeight, m: bt, n: c, k: nh * hs)
     if let bias = w.outBias { addBias(attnOut, bias: bias.pointer, rows: bt, cols: c) }
     hooks.run(HookPoint.attnOut(l), attnOut, [b, t, c])
     residualForward(out: x.pointer, a: x.pointer, b: attnOut, count: bt * c, pool: pool)
@@ -186,12 +186,12 @@ public final class Transformer: @unchecked Sendable {
     let post = ws.mlpPost.pointer
     switch cfg.mlp {
     case .gelu:
-      pool.linear(out: up, inp: ws.hidden.pointer, weight: w.upWeight.pointer, m: bt, n: f, k: c)
+      pool.linear(out: up, inp: ws.hidden.pointer, weight: w.upWeight, m: bt, n: f, k: c)
       if let bias = w.upBias { addBias(up, bias: bias.pointer, rows: bt, cols: f) }
       hooks.run(HookPoint.mlpPre(l), up, [b, t, f])
       geluForward(out: post, inp: up, count: bt * f, pool: pool)
     case .gatedSiLU:
-      pool.linear(out: up, inp: ws.hidden.pointer, weight: w.upWeight.pointer, m: bt, n: 2 * f, k: c)
+      pool.linear(out: up, inp: ws.hidden.pointer, weight: w.upWeight, m: bt, n: 2 * f, k: c)
       runStrided(HookPoint.mlpPre(l), up, stride: 2 * f, rows: bt, cols: f, shape: [b, t, f], hooks)
       runStrided(
         HookPoint.mlpPreLinear(l), up + f, stride: 2 * f, rows: bt, cols: f, shape: [b, t, f], hooks)
@@ -200,7 +200,7 @@ public final class Transformer: @unchecked Sendable {
     }
     hooks.run(HookPoint.mlpPost(l), post, [b, t, f])
     let mlpOut = ws.blockOut.pointer
-    pool.linear(out: mlpOut, inp: post, weight: w.downWeight.pointer, m: bt, n: c, k: f)
+    pool.linear(out: mlpOut, inp: post, weight: w.downWeight, m: bt, n: c, k: f)
     if let bias = w.downBias { addBias(mlpOut, bias: bias.pointer, rows: bt, cols: c) }
     hooks.run(HookPoint.mlpOut(l), mlpOut, [b, t, c])
     residualForward(out: x.pointer, a: x.pointer, b: mlpOut, count: bt * c, pool: pool)

@@ -55,7 +55,7 @@ public enum PipelineDecoder {
       allowed: [
         "hooks", "context_size", "prepend_bos", "packing", "max_tokens", "dtype", "windows_per_unit",
         "batch_size",
-        "threads",
+        "threads", "compute",
       ])
     var x = ExtractionSettings(
       model: model, corpus: corpus,
@@ -68,6 +68,7 @@ public enum PipelineDecoder {
     if let v = e["windows_per_unit"] { x.windowsPerUnit = try r.int(v, "extract.windows_per_unit") }
     if let v = e["batch_size"] { x.batchSize = try r.int(v, "extract.batch_size") }
     if let v = e["threads"] { x.threads = try r.int(v, "extract.threads") }
+    if let v = e["compute"] { x.compute = try r.string(v, "extract.compute") }
     try x.validate(source: file)
 
     var cluster = ClusterSettings()

@@ -48,6 +48,9 @@ public struct ExtractionSettings: Equatable, Sendable, Codable {
   /// Compute threads per worker. Part of the job's identity: results are bit-reproducible for a
   /// given thread count.
   public var threads: Int = 1
+  /// GEMM compute type: fp32 (default) or bf16 (oneDNN, AMX/AVX512_BF16 CPUs). Part of the job's
+  /// identity: bf16 rounding changes the activations.
+  public var compute: String = "fp32"
 
   public init(model: String, corpus: CorpusSettings, hooks: [String]) {
     self.model = model
@@ -78,6 +81,9 @@ public struct ExtractionSettings: Equatable, Sendable, Codable {
     }
     if !(1...4096).contains(batchSize) { try fail("extract.batch_size", "\(batchSize) must be in 1...4096") }
     if !(1...1024).contains(threads) { try fail("extract.threads", "\(threads) must be in 1...1024") }
+    if !["fp32", "bf16"].contains(compute) {
+      try fail("extract.compute", "'\(compute)' must be fp32 or bf16")
+    }
     if !["auto", "lines", "files", "jsonl", "tokens"].contains(corpus.format) {
       try fail("corpus.format", "'\(corpus.format)' must be auto, lines, files, jsonl or tokens")
     }

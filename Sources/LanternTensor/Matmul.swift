@@ -35,6 +35,18 @@ public enum BLAS {
 }
 
 extension ThreadPool {
+  /// out = inp · weightᵀ for a whole weight tensor (N,K): bf16 through oneDNN when the pool computes
+  /// in bf16 (`ComputeContext(compute: .bf16)`), else fp32 sgemm as below.
+  public func linear(
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: Tensor, m: Int, n: Int, k: Int
+  ) {
+    if let bf16, m > 0, n > 0 {
+      bf16.linear(out: out, inp: inp, weight: weight, m: m, n: n, k: k, pool: self)
+    } else {
+      linear(out: out, inp: inp, weight: weight.pointer, m: m, n: n, k: k)
+    }
+  }
+
   /// out = inp · Wᵀ (+ out when `accumulate`), split across the pool.
   /// inp is (M,K) row-major, weight is (N,K) (nn.Linear layout), out is (M,N).
   public func linear(

@@ -14,13 +14,16 @@ import Synchronization
 public final class ThreadPool: @unchecked Sendable {
   /// Threads that run each parallel section, the caller included.
   public let threadCount: Int
+  /// The bf16 GEMM engine when this pool computes in bf16 (nil: fp32).
+  public let bf16: BF16GEMM?
   private let shared: PoolState
   private let callerLock = NSLock()
 
   /// Creates a pool; `threadCount` defaults to the machine's active cores.
-  public init(threadCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+  public init(threadCount: Int = ProcessInfo.processInfo.activeProcessorCount, bf16: BF16GEMM? = nil) {
     precondition(threadCount >= 1, "a pool needs at least one thread")
     self.threadCount = threadCount
+    self.bf16 = bf16
     shared = PoolState()
     for index in 1..<threadCount {
       let state = shared

@@ -23,6 +23,8 @@ struct ExtractCommand: ParsableCommand {
   @Option(name: .customLong("batch-size"), help: "Context windows per forward pass.") var batchSize = 8
   @Option(help: "Compute threads (part of the job: results are reproducible per thread count).")
   var threads = ProcessInfo.processInfo.activeProcessorCount
+  @Option(help: "GEMM compute type: fp32 or bf16 (oneDNN, AMX/AVX512_BF16 CPUs; part of the job).")
+  var compute = "fp32"
   @Option(help: "The job directory.") var out: String
   @Option(help: "concat (pack documents with a separator) or per-document.") var packing = "concat"
   @Flag(inversion: .prefixedNo, help: "Start each window with BOS.") var prependBos = true
@@ -49,6 +51,7 @@ struct ExtractCommand: ParsableCommand {
     s.windowsPerUnit = max(1, shardRows / max(1, contextSize))
     s.batchSize = batchSize
     s.threads = threads
+    s.compute = compute
     s.packing = packing
     s.prependBOS = prependBos
     try s.validate(source: "command line")

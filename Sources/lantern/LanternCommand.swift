@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import LanternDictionaries
 import LanternFormats
 import LanternModels
 import LanternTokenizers
@@ -12,11 +13,12 @@ struct LanternCommand: ParsableCommand {
     commandName: "lantern",
     abstract: "Activation extraction and sparse-dictionary training for mechanistic interpretability.",
     subcommands: [
-      RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
+      RunCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self,
+      KeygenCommand.self,
       InspectPipelineCommand.self,
       ExtractCommand.self, VerifyCommand.self, InspectCommand.self, ExportNPYCommand.self,
       ForwardCommand.self,
-      TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self,
+      TokenizeCommand.self, LensCommand.self, InspectModelCommand.self, BenchCommand.self, DoctorCommand.self,
     ])
 
   /// Runs the command line; never returns.
@@ -35,6 +37,14 @@ struct LanternCommand: ParsableCommand {
       Foundation.exit(error.rawValue)
     } catch let error as CLIError {
       reportAndExit(error, code: 2)
+    } catch let error as DataError {
+      reportAndExit(error, code: 6)
+    } catch let error as TrainingError {
+      reportAndExit(error, code: 6)
+    } catch let error as DictionaryStorageError {
+      reportAndExit(error, code: 6)
+    } catch let error as ResumeRefused {
+      reportAndExit(error, code: 6)
     } catch {
       exit(withError: error)
     }

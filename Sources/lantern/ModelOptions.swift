@@ -14,11 +14,21 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: "Compute threads (default: all cores).")
   var threads: Int?
 
+  @Option(name: .long, help: "GEMM compute type: fp32 (default) or bf16 (oneDNN; AMX/AVX512_BF16 CPUs).")
+  var compute: String = "fp32"
+
   func context() throws -> ComputeContext {
     if let threads, threads < 1 || threads > 1024 {
       throw CLIError("--threads \(threads) must be in 1...1024")
     }
-    return ComputeContext(threads: threads)
+    guard let type = ComputeType(rawValue: compute) else {
+      throw CLIError("--compute '\(compute)' must be fp32 or bf16")
+    }
+    do {
+      return try ComputeContext(threads: threads, compute: type)
+    } catch let error as ComputeError {
+      throw CLIError(error.description)
+    }
   }
 
   func loadModel(_ ctx: ComputeContext) throws -> Transformer {

@@ -68,13 +68,10 @@ func runLantern(_ arguments: [String]) throws -> RunResult {
   }
 }
 
-@Test func tokenizeMatchesTheReferenceTokenizer() throws {
+@Test(.enabled(if: Fixtures.runRealModelTests, "the SmolLM2 GGUF is not fetched (Scripts/fetch-model)"))
+func tokenizeMatchesTheReferenceTokenizer() throws {
   let goldenURL = Fixtures.url("tokenizers/smollm2-golden.json")
-  guard let path = Fixtures.smolLM2GGUF, FileManager.default.fileExists(atPath: goldenURL.path) else {
-    print(
-      "⚠️⚠️⚠️ SKIPPED tokenizeMatchesTheReferenceTokenizer: SmolLM2 GGUF not fetched (Scripts/fetch-model) ⚠️⚠️⚠️")
-    return
-  }
+  let path = try Fixtures.requireSmolLM2()
   let r = try runLantern([
     "tokenize", "--model", path.path, "--input", Fixtures.url("tokenizers/mixed.txt").path,
   ])

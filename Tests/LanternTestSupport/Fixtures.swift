@@ -28,6 +28,23 @@ public enum Fixtures {
     return FileManager.default.fileExists(atPath: local.path) ? local : nil
   }
 
+  /// True in CI (`CI=true`), where a missing real model is a failure, not a skip.
+  public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+  /// Whether a real-model test should run: when the model is fetched, and always in CI (where the
+  /// test then fails on the missing model). Use as `@Test(.enabled(if: Fixtures.runRealModelTests))`,
+  /// which reports the test as skipped, visibly, elsewhere.
+  public static var runRealModelTests: Bool { smolLM2GGUF != nil || isCI }
+
+  /// The real model's path, or a thrown failure naming what to run.
+  public static func requireSmolLM2() throws -> URL {
+    guard let url = smolLM2GGUF else {
+      throw FixtureError(
+        "the SmolLM2 GGUF is not fetched ---> HINT: run Scripts/fetch-model (CI must have it)")
+    }
+    return url
+  }
+
   /// A fresh temporary directory, removed by the caller when done.
   public static func temporaryDirectory(_ tag: String = "lantern-test") throws -> URL {
     let url = FileManager.default.temporaryDirectory
@@ -35,6 +52,12 @@ public enum Fixtures {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
   }
+}
+
+/// A missing fixture or asset.
+public struct FixtureError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ message: String) { description = message }
 }
 
 /// Largest |a - b| over two equal-length sequences, and the largest |b| (the reference's scale).

@@ -124,12 +124,11 @@ struct ConcurrencyTests {
 
 @Suite("SmolLM2 GGUF file")
 struct SmolLM2GGUFFileTests {
-  @Test("Tokenizer(gguf:) on the real GGUF gives SmolLM2's ids and equals the fixture arrays")
+  @Test(
+    "Tokenizer(gguf:) on the real GGUF gives SmolLM2's ids and equals the fixture arrays",
+    .enabled(if: Fixtures.runRealModelTests, "the SmolLM2 GGUF is not fetched (Scripts/fetch-model)"))
   func realGGUF() throws {
-    guard let url = Fixtures.smolLM2GGUF else {
-      print("⚠️⚠️⚠️ SKIPPED realGGUF: the SmolLM2 GGUF is not fetched (run Scripts/fetch-model) ⚠️⚠️⚠️")
-      return
-    }
+    let url = try Fixtures.requireSmolLM2()
     let tokenizer = try Tokenizer(gguf: GGUFFile(path: url.path))
     let golden = try SmolLM2Golden.load()
     #expect(tokenizer.vocabularySize == golden.vocab_size)

@@ -8,6 +8,51 @@
 
 import LanternKernels
 
+/// Learning-rate schedule settings (SAELens `get_lr_scheduler`): linear warm-up, a constant or
+/// cosine main phase, then a linear decay; evaluated by LanternKernels' `LearningRateSchedule`.
+public struct ScheduleSettings: Sendable, Codable, Equatable {
+  /// The main phase's shape.
+  public enum Shape: String, Sendable, Codable { case constant, cosine }
+  /// Main-phase shape.
+  public var shape: Shape = .constant
+  /// Steps of linear warm-up: lr·(t+1)/W for t < W.
+  public var warmUpSteps = 0
+  /// Steps of the final linear decay to 0.
+  public var decaySteps = 0
+  /// Cosine floor (and the start of the final decay after a cosine phase).
+  public var endLearningRate = 0.0
+  /// Total steps the schedule spans (needed by cosine and the final decay; a constant schedule
+  /// without decay needs no length).
+  public var totalSteps = 0
+
+  /// Creates a constant schedule.
+  public init() {}
+
+  /// The kernels' schedule for base rate `lr`.
+  public func schedule(lr: Double) -> LearningRateSchedule {
+    LearningRateSchedule(
+      kind: shape == .constant ? .constant : .cosineAnnealing, lr: lr, trainingSteps: totalSteps,
+      warmUpSteps: warmUpSteps, decaySteps: decaySteps, lrEnd: endLearningRate)
+  }
+}
+
+/// Adam settings: the base learning rate and torch.optim.Adam's betas and epsilon.
+public struct AdamSettings: Sendable, Codable, Equatable {
+  /// Base learning rate.
+  public var learningRate = 2e-4
+  /// First-moment decay.
+  public var beta1 = 0.9
+  /// Second-moment decay.
+  public var beta2 = 0.999
+  /// Denominator epsilon.
+  public var epsilon = 1e-8
+  /// Creates the defaults.
+  public init() {}
+
+  /// The kernels' `adamStep` hyper-parameters.
+  public var hyperparameters: AdamHyperparameters { AdamHyperparameters(beta1: beta1, beta2: beta2, eps: epsilon) }
+}
+
 /// Everything that defines a dictionary's training step.
 public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
   /// Sparsity mechanism.
@@ -48,10 +93,13 @@ public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
   public var deadAfterTokens = 10_000_000
   /// Norm of every decoder row at initialisation.
   public var decoderInitNorm: Float
-  /// Adam's betas and epsilon (LanternKernels `adamStep`).
-  public var adam = AdamHyperparameters()
-  /// Base learning rate and its schedule (LanternKernels; SAELens' `get_lr_scheduler`).
-  public var schedule = LearningRateSchedule(kind: .constant, lr: 2e-4, trainingSteps: 0, lrEnd: 0)
+  /// Adam settings (learning rate, betas, epsilon).
+  public var adam = AdamSettings()
+  /// Learning-rate schedule.
+  public var schedule = ScheduleSettings()
+
+  /// The learning rate of step t (0-based).
+  public func learningRate(step t: Int) -> Double { schedule.schedule(lr: adam.learningRate).lr(atStep: t) }
   /// Global gradient-norm clipping threshold (0: off).
   public var clipNorm: Float = 0
 
@@ -100,15 +148,15 @@ public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
         throw bad("jumprelu", "bandwidth and initial threshold must be positive")
       }
     }
-    guard schedule.lr > 0, schedule.lr.isFinite else { throw bad("lr", "must be positive") }
-    guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1, adam.eps > 0 else {
+    guard adam.learningRate > 0, adam.learningRate.isFinite else { throw bad("lr", "must be positive") }
+    guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1, adam.epsilon > 0 else {
       throw bad("adam", "betas must be in [0, 1) and eps positive")
     }
     let s = schedule
     guard s.warmUpSteps >= 0, s.decaySteps >= 0 else { throw bad("schedule", "negative step counts") }
-    if s.kind == .cosineAnnealing || s.decaySteps > 0 {
-      guard s.trainingSteps > s.warmUpSteps + s.decaySteps else {
-        throw bad("schedule", "training steps \(s.trainingSteps) must exceed warm-up + decay")
+    if s.shape == .cosine || s.decaySteps > 0 {
+      guard s.totalSteps > s.warmUpSteps + s.decaySteps else {
+        throw bad("schedule", "total steps \(s.totalSteps) must exceed warm-up + decay")
       }
     }
   }
