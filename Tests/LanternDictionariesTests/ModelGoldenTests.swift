@@ -6,7 +6,6 @@
 import Foundation
 import LanternDictionaries
 import LanternFormats
-import LanternKernels
 import LanternTensor
 import LanternTestSupport
 import Testing
@@ -58,14 +57,15 @@ struct Golden {
     c.batchTopKThresholdRate = try num("topk_threshold_lr")
     c.deadAfterTokens = try int("dead_after_tokens")
     c.decoderInitNorm = Float(try num("decoder_init_norm"))
-    c.adam = AdamHyperparameters(
-      beta1: try num("adam_beta1"), beta2: try num("adam_beta2"), eps: try num("adam_eps"))
-    let shape = try str("lr_schedule")
-    #expect(shape == "constant" || shape == "cosine")
-    c.schedule = LearningRateSchedule(
-      kind: shape == "cosine" ? .cosineAnnealing : .constant, lr: try num("lr"),
-      trainingSteps: try int("total_steps"), warmUpSteps: try int("lr_warm_up_steps"),
-      decaySteps: try int("lr_decay_steps"), lrEnd: try num("lr_end"))
+    c.adam.learningRate = try num("lr")
+    c.adam.beta1 = try num("adam_beta1")
+    c.adam.beta2 = try num("adam_beta2")
+    c.adam.epsilon = try num("adam_eps")
+    c.schedule.shape = try #require(ScheduleSettings.Shape(rawValue: try str("lr_schedule")))
+    c.schedule.warmUpSteps = try int("lr_warm_up_steps")
+    c.schedule.decaySteps = try int("lr_decay_steps")
+    c.schedule.endLearningRate = try num("lr_end")
+    c.schedule.totalSteps = try int("total_steps")
     c.clipNorm = Float(try num("clip_norm"))
     #expect(try #require(j["apply_b_dec_to_input"] as? Bool) == c.appliesDecoderBiasToInput)
     #expect(try #require(j["unit_norm_decoder"] as? Bool) == c.unitNormDecoder)

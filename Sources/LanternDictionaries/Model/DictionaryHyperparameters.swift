@@ -50,7 +50,9 @@ public struct AdamSettings: Sendable, Codable, Equatable {
   public init() {}
 
   /// The kernels' `adamStep` hyper-parameters.
-  public var hyperparameters: AdamHyperparameters { AdamHyperparameters(beta1: beta1, beta2: beta2, eps: epsilon) }
+  public var hyperparameters: AdamHyperparameters {
+    AdamHyperparameters(beta1: beta1, beta2: beta2, eps: epsilon)
+  }
 }
 
 /// Everything that defines a dictionary's training step.

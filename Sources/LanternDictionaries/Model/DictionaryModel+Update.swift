@@ -33,7 +33,7 @@ extension DictionaryModel {
       adamStep(
         param: p.pointer, expAvg: m.pointer, expAvgSq: v.pointer, grad: g.pointer, count: p.count,
         step: step + 1,
-        lr: lr, hyper: c.adam, pool: pool)
+        lr: lr, hyper: c.adam.hyperparameters, pool: pool)
     }
     if c.unitNormDecoder {
       normalizeDecoderRows(decoder: parameters.decoderWeight.pointer, latents: s, dim: c.dOut, pool: pool)

@@ -52,7 +52,7 @@ public final class DictionaryModel: @unchecked Sendable {
   /// Adam's second moments, one tensor per parameter.
   public let secondMoments: DictionaryParameters
   /// Steps taken (Adam's bias-correction count and the schedules' position).
-  public private(set) var step = 0
+  public internal(set) var step = 0
   /// Tokens since each latent last fired [S] (a latent is dead when this exceeds deadAfterTokens).
   public internal(set) var tokensSinceFired: [Int64]
   /// BatchTopK / Matryoshka inference threshold (EMA of the smallest active value); 0 otherwise.
@@ -107,7 +107,7 @@ public final class DictionaryModel: @unchecked Sendable {
   public func step(input x: Tensor, target y: Tensor? = nil) throws -> StepReport {
     var (report, activations) = try forwardBackward(input: x, target: y)
     var clock = PhaseClock(on: recordsTimings)
-    report.learningRate = config.schedule.lr(atStep: step)
+    report.learningRate = config.learningRate(step: step)
     report.gradientNorm = try update(learningRate: report.learningRate)
     countFirings(activations, batch: x.shape[0])
     if config.architecture == .batchtopk || config.architecture == .matryoshka {
@@ -165,6 +165,10 @@ public final class DictionaryModel: @unchecked Sendable {
     if let row = firstNonFiniteRow(x) { throw TrainingError.nonFinite(step: step, what: "input row \(row)") }
     if let y, let row = firstNonFiniteRow(y) {
       throw TrainingError.nonFinite(step: step, what: "target row \(row)")
+    }
+    guard tokensSinceFired.count == c.dSAE else {
+      throw TrainingError.shapeMismatch(
+        tensor: "tokens_since_fired", expected: [c.dSAE], got: [tokensSinceFired.count])
     }
     var report = StepReport()
     let dead = deadMask
