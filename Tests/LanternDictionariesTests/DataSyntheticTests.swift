@@ -2,6 +2,7 @@
 // active features) and the recovery metric on cases whose answer is known in closed form.
 
 import Foundation
+import LanternFormats
 import LanternTestSupport
 import Testing
 
@@ -99,4 +100,28 @@ import Testing
     let sd = (p.map { $0 * (1 - $0) }.reduce(0, +) * Double(n)).squareRoot()
     #expect(abs(Double(features.map { counts[$0] }.reduce(0, +)) - expected) < 5 * sd)
   }
+}
+
+/// Writes the ground-truth source's rows and directions as .npy (LANTERN_SYNTHETIC_DUMP=dir), so
+/// that a PyTorch SAE can be trained on exactly these rows for comparison.
+private let syntheticDump = ProcessInfo.processInfo.environment["LANTERN_SYNTHETIC_DUMP"]
+
+@Test(.enabled(if: syntheticDump != nil, "set LANTERN_SYNTHETIC_DUMP to a directory to write the rows"))
+func dataSyntheticDumpForAReferenceTrainer() throws {
+  let config = SyntheticConfig(features: 256, d: 64, rows: 100_000, exponent: 0.5, meanActive: 4, seed: 0)
+  let source = try SyntheticSource(config)
+  var rows = [Float](repeating: 0, count: config.rows * config.d)
+  rows.withUnsafeMutableBufferPointer { buffer in
+    for i in 0..<config.rows { source.row(i, into: buffer.baseAddress! + i * config.d) }
+  }
+  let dir = URL(fileURLWithPath: syntheticDump!)
+  try NPY.writeFloat32(rows, shape: [config.rows, config.d], to: dir.appendingPathComponent("rows.npy"))
+  try NPY.writeFloat32(
+    source.directions, shape: [config.features, config.d], to: dir.appendingPathComponent("directions.npy"))
+  // The metric on the truth itself, for the reference script to compare against.
+  #expect(
+    abs(
+      FeatureRecovery.meanMaxCosine(trueDirections: source.directions, decoderRows: source.directions, d: 64)
+        - 1)
+      < 1e-5)
 }

@@ -191,7 +191,8 @@ private struct Producer: Sendable {
   private func produce() throws {
     let width = plan.width
     let targetWidth = plan.targetWidth ?? 0
-    let rowsPerEpoch = plan.shuffle.rowsPerEpoch
+    // More consecutive dropped positions than the data holds: every row is filtered out.
+    let hopeless = plan.shuffle.rowsPerEpoch + plan.heldOutUnits.reduce(0) { $0 + $1.rowCount }
     var inputs = [Float](repeating: 0, count: batchSize * width)
     var targets = [Float](repeating: 0, count: batchSize * targetWidth)
     var filled = 0
@@ -229,8 +230,10 @@ private struct Producer: Sendable {
       }
       guard let g = group, let d = decoded else { return }
       let stop = min(g.end, end ?? Int.max)
+      let order = g.order ?? []
+      let shuffled = g.order != nil
       while p < stop {
-        let r = g.order.map { $0[p &- g.start] } ?? (p &- g.start)
+        let r = shuffled ? order[p &- g.start] : p &- g.start
         let verdict = d.verdicts[r]
         counts.add(verdict)
         p += 1
@@ -253,15 +256,11 @@ private struct Producer: Sendable {
           if filled == batchSize && !emit() { return }
         } else {
           sinceKept += 1
-          if sinceKept >= rowsPerEpoch + plan.heldOutRowCount {
+          if sinceKept >= hopeless {
             throw DataError.empty(subject: plan.source.name, reason: "the filters drop every row (\(counts))")
           }
         }
       }
     }
   }
-}
-
-extension DataPlan {
-  var heldOutRowCount: Int { heldOutUnits.reduce(0) { $0 + $1.rowCount } }
 }

@@ -177,7 +177,10 @@ public final class JobSource: ActivationSource {
         throw bad("the file has \(size) bytes but the manifest recorded \(output.bytes)")
       }
       if verification == .checksum {
-        let identity = try Durable.fileIdentity(path)
+        let identity: String
+        do { identity = try Durable.fileIdentity(path) } catch {
+          throw bad("cannot be read to check it: \(error)")
+        }
         let expected = "\(output.bytes):\(output.checksum)"
         guard identity == expected else {
           throw bad("size:CRC-32 is \(identity) but the manifest recorded \(expected)")

@@ -71,6 +71,8 @@ public final class TrainingRun {
   public private(set) var filtered = FilterCounts()
   let layers: Int
   let outputURL: URL
+  /// Bytes of decoded rows the shuffle's mixing group may hold.
+  static let shuffleMemory = 512 << 20
 
   /// Opens the data and the output directory; resumes when a checkpoint exists.
   public init(settings: TrainingSettings, log: (String) -> Void = { _ in }) throws {
@@ -83,7 +85,10 @@ public final class TrainingRun {
       targetData: settings.targetData)
     plan = try DataPlan(
       source: source, split: HeldOutSplit(oneIn: settings.heldOutOneIn, seed: settings.seed),
-      shuffle: ShuffleConfig(seed: settings.seed),
+      // The mixing buffer (one decoded group) is bounded to 512 MiB whatever the row width.
+      shuffle: ShuffleConfig(
+        seed: settings.seed, memoryBudget: TrainingRun.shuffleMemory,
+        rowBytes: 4 * (source.width + (source.targetWidth ?? 0))),
       filter: FilterConfig(
         excludedTokenIDs: settings.excludeSpecialTokens ? nil : [], maxNormMultiple: settings.maxNormMultiple)
     )
