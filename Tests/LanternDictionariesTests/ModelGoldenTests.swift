@@ -61,7 +61,7 @@ struct Golden {
     c.adam.beta1 = try num("adam_beta1")
     c.adam.beta2 = try num("adam_beta2")
     c.adam.epsilon = try num("adam_eps")
-    c.schedule.shape = try #require(LearningRateSchedule.Shape(rawValue: try str("lr_schedule")))
+    c.schedule.shape = try #require(ScheduleSettings.Shape(rawValue: try str("lr_schedule")))
     c.schedule.warmUpSteps = try int("lr_warm_up_steps")
     c.schedule.decaySteps = try int("lr_decay_steps")
     c.schedule.endLearningRate = try num("lr_end")
@@ -86,9 +86,12 @@ struct Golden {
   }
 
   /// Runs `steps` steps from init with a pool of `threads`; returns the model and the reports.
-  func train(steps: Int, threads: Int) throws -> (DictionaryModel, [StepReport]) {
+  func train(steps: Int, threads: Int, path: ActivationPath = .automatic) throws -> (
+    DictionaryModel, [StepReport]
+  ) {
     let model = try DictionaryModel(
       config: config, parameters: try initialParameters(), pool: ThreadPool(threadCount: threads))
+    model.activationPath = path
     var reports: [StepReport] = []
     for i in 0..<steps {
       let (x, y) = try batch(i)
@@ -151,4 +154,44 @@ func lossTermsMatchPyTorchGolden(_ name: String) throws {
   for report in reports {
     #expect(Set(report.losses.keys) == Set(terms.map { String($0.dropFirst(5)) }), "\(name) loss term names")
   }
+}
+
+/// relu and jumprelu have two implementations (per-entry kernels and GEMMs on dense activations);
+/// each alone reproduces the goldens.
+@Test(
+  arguments: [
+    "relu_sae", "jumprelu_sae", "relu_transcoder", "jumprelu_transcoder", "relu_crosscoder",
+    "relu_sae_schedule",
+  ], [ActivationPath.sparse, .dense])
+func bothActivationPathsMatchPyTorchGolden(_ name: String, _ path: ActivationPath) throws {
+  let golden = try Golden(name)
+  let (model, reports) = try golden.train(steps: 5, threads: 2, path: path)
+  try golden.compareState(model, step: 5, tolerance: 1e-5)
+  let ref = try golden.tensor("loss.total").array
+  let (diff, scale) = maxAbsDifference(reports.map { Float($0.losses["total"]!) }, ref)
+  #expect(diff <= 1e-5 * scale)
+}
+
+/// The schedule fixtures exercise clipping: some step's gradient norm exceeds the clip norm.
+@Test(arguments: ["relu_sae_schedule", "topk_sae_schedule"])
+func scheduleGoldensClip(_ name: String) throws {
+  let golden = try Golden(name)
+  #expect(
+    golden.config.clipNorm > 0 && golden.config.schedule.warmUpSteps > 0
+      && golden.config.schedule.decaySteps > 0)
+  let (_, reports) = try golden.train(steps: 5, threads: 1)
+  #expect(reports.contains { $0.gradientNorm > Double(golden.config.clipNorm) })
+  #expect(Set(reports.map(\.learningRate)).count >= 2)
+}
+
+/// Phase timings are reported only when asked for, for every phase.
+@Test func timingsAreReportedOnRequest() throws {
+  let golden = try Golden("topk_sae")
+  let model = try DictionaryModel(
+    config: golden.config, parameters: try golden.initialParameters(), pool: ThreadPool(threadCount: 1))
+  let (x, y) = try golden.batch(0)
+  #expect(try model.step(input: x, target: y).timings == nil)
+  model.recordsTimings = true
+  let t = try #require(try model.step(input: x, target: y).timings)
+  #expect([t.encode, t.select, t.decode, t.backward, t.update].allSatisfy { $0 >= 0 })
 }

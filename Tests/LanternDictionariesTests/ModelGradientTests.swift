@@ -114,9 +114,10 @@ func checkFiniteDifferences(
   return checked
 }
 
-@Test(arguments: tinyCases)
-func gradientMatchesFiniteDifferences(_ tiny: TinyCase) throws {
+@Test(arguments: tinyCases, [ActivationPath.sparse, .dense])
+func gradientMatchesFiniteDifferences(_ tiny: TinyCase, _ path: ActivationPath) throws {
   let (model, x, y) = try tinyModel(tiny.config(), seed: 11)
+  model.activationPath = path
   let checked = try checkFiniteDifferences(model, x, y, label: tiny.testDescription)
   #expect(checked >= 30, "\(tiny.testDescription): only \(checked) elements away from selection changes")
 }
@@ -132,7 +133,9 @@ func auxKGradientMatchesFiniteDifferences(_ arch: Architecture) throws {
   let (model, x, y) = try tinyModel(c, seed: 12)
   let active = Set(try model.activations(input: x).indices.map(Int.init))
   let deadIdle = (0..<c.dSAE).filter { $0 % 2 == 0 && !active.contains($0) }
-  for s in deadIdle { model.tokensSinceFired[s] = 100 }
+  var counters = model.tokensSinceFired
+  for s in deadIdle { counters[s] = 100 }
+  try model.restore(step: 0, tokensSinceFired: counters, topKThreshold: 0)
   #expect(deadIdle.count >= 4)
   let report = try model.lossAndGradient(input: x, target: y).report
   #expect(report.losses["auxk"]! > 0)
@@ -172,4 +175,33 @@ func stepIsDeterministicPerThreadCount(_ name: String) throws {
   let ref = try golden.tensor("step5.W_dec").array
   let (diff, scale) = maxAbsDifference(model.parameters.decoderWeight.array, ref)
   #expect(diff > 1e-3 * scale)
+}
+
+/// A model restored from another's state continues exactly as the original does.
+@Test(arguments: ["topk_sae", "batchtopk_sae", "jumprelu_sae"])
+func restoredStateContinuesBitForBit(_ name: String) throws {
+  let golden = try Golden(name)
+  let (whole, _) = try golden.train(steps: 5, threads: 2)
+  let (first, _) = try golden.train(steps: 3, threads: 2)
+  let resumed = try DictionaryModel(
+    config: golden.config, parameters: first.parameters.copy(), pool: ThreadPool(threadCount: 2))
+  for ((_, dst), (_, src)) in zip(resumed.firstMoments.named, first.firstMoments.named) {
+    dst.pointer.update(from: src.pointer, count: src.count)
+  }
+  for ((_, dst), (_, src)) in zip(resumed.secondMoments.named, first.secondMoments.named) {
+    dst.pointer.update(from: src.pointer, count: src.count)
+  }
+  try resumed.restore(
+    step: first.step, tokensSinceFired: first.tokensSinceFired, topKThreshold: first.topKThreshold)
+  for i in 3..<5 {
+    let (x, y) = try golden.batch(i)
+    try resumed.step(input: x, target: y)
+  }
+  for ((n, a), (_, b)) in zip(whole.parameters.named, resumed.parameters.named) {
+    #expect(a.array == b.array, "\(name) \(n) differs after resume")
+  }
+  #expect(whole.tokensSinceFired == resumed.tokensSinceFired && whole.topKThreshold == resumed.topKThreshold)
+  #expect(throws: TrainingError.self) {
+    try resumed.restore(step: 1, tokensSinceFired: [0], topKThreshold: 0)
+  }
 }

@@ -3,40 +3,23 @@
 // threshold θ ← (1 − r)·θ + r·(smallest active value of the batch), in Double, after each step.
 // AuxK and the unit-norm decoder are the topk family's (TopK.swift, DictionaryModel+Update.swift).
 
+import LanternKernels
 import LanternTensor
 
 extension DictionaryModel {
-  /// The batch-wide top k·B of ReLU(pre), as rows ascending by latent.
+  /// The batch-wide top k·B of ReLU(pre) (`batchTopKForward`), as rows ascending by latent.
   func batchTopKSelect(batch b: Int) -> SparseRows {
     let s = config.dSAE
-    let n = config.k * b
-    let pre = work.pre.pointer
-    var positives: [Float] = []
-    positives.reserveCapacity(2 * n)
-    for i in 0..<(b * s) where pre[i] > 0 { positives.append(pre[i]) }
-    var cut: Float = 0
-    var tiesAllowed = Int.max
-    if positives.count > n {
-      cut = nthLargest(&positives, n)
-      var above = 0
-      for i in 0..<(b * s) where pre[i] > cut { above += 1 }
-      tiesAllowed = n - above
-    }
-    var a = SparseRows()
-    a.reset(capacity: min(n, positives.count))
-    for r in 0..<b {
-      for j in 0..<s {
-        let v = pre[r * s + j]
-        guard v > 0, v >= cut else { continue }
-        if v == cut {
-          guard tiesAllowed > 0 else { continue }
-          tiesAllowed -= 1
-        }
-        a.append(latent: j, value: v)
-      }
-      a.endRow()
-    }
-    return a
+    let keep = config.k * b
+    let capacity = max(1, min(keep, b * s))
+    var rowOffsets = [Int32](repeating: 0, count: b + 1)
+    var indices = [Int32](repeating: 0, count: capacity)
+    var values = [Float](repeating: 0, count: capacity)
+    let selection = batchTopKForward(
+      rowOffsets: &rowOffsets, indices: &indices, values: &values, pre: work.pre.pointer, batch: b,
+      latents: s,
+      keep: keep, pool: pool)
+    return SparseRows(rowOffsets: rowOffsets, indices: indices, values: values, count: selection.count)
   }
 
   /// The EMA update of the inference threshold from this step's active values.
@@ -45,33 +28,4 @@ extension DictionaryModel {
     let r = config.batchTopKThresholdRate
     topKThreshold = (1 - r) * topKThreshold + r * Double(smallest)
   }
-}
-
-/// The n-th largest element (1-based) of `v` (reordered), by iterative quickselect.
-func nthLargest(_ v: inout [Float], _ n: Int) -> Float {
-  var lo = 0
-  var hi = v.count - 1
-  let target = n - 1
-  while lo < hi {
-    let pivot = v[lo + (hi - lo) / 2]
-    var i = lo
-    var j = hi
-    while i <= j {
-      while v[i] > pivot { i += 1 }
-      while v[j] < pivot { j -= 1 }
-      if i <= j {
-        v.swapAt(i, j)
-        i += 1
-        j -= 1
-      }
-    }
-    if target <= j {
-      hi = j
-    } else if target >= i {
-      lo = i
-    } else {
-      return v[target]
-    }
-  }
-  return v[target]
 }

@@ -6,10 +6,11 @@
 // with issue 8 (k_aux = d_out/2, AuxK coefficient 1/32, JumpReLU bandwidth 0.05, BatchTopK
 // threshold rate 0.01). Leaves out: how the trainer derives these from the command line.
 
-import Foundation
+import LanternKernels
 
-/// Learning-rate schedule: linear warm-up, a constant or cosine main phase, then a linear decay.
-public struct LearningRateSchedule: Sendable, Codable, Equatable {
+/// Learning-rate schedule settings (SAELens `get_lr_scheduler`): linear warm-up, a constant or
+/// cosine main phase, then a linear decay; evaluated by LanternKernels' `LearningRateSchedule`.
+public struct ScheduleSettings: Sendable, Codable, Equatable {
   /// The main phase's shape.
   public enum Shape: String, Sendable, Codable { case constant, cosine }
   /// Main-phase shape.
@@ -20,28 +21,22 @@ public struct LearningRateSchedule: Sendable, Codable, Equatable {
   public var decaySteps = 0
   /// Cosine floor (and the start of the final decay after a cosine phase).
   public var endLearningRate = 0.0
-  /// Total steps the schedule spans (needed by cosine and the final decay).
+  /// Total steps the schedule spans (needed by cosine and the final decay; a constant schedule
+  /// without decay needs no length).
   public var totalSteps = 0
 
   /// Creates a constant schedule.
   public init() {}
 
-  /// The learning rate of step t (0-based) for a base rate `lr` (SAELens optim.py, closed form).
-  public func learningRate(base lr: Double, step t: Int) -> Double {
-    if t < warmUpSteps { return lr * Double(t + 1) / Double(warmUpSteps) }
-    // Without a decay phase the main phase never ends (a constant schedule needs no length).
-    if decaySteps == 0 || t < totalSteps - decaySteps {
-      if shape == .constant { return lr }
-      let main = Double(totalSteps - warmUpSteps - decaySteps)
-      let i = Double(t - warmUpSteps)
-      return endLearningRate + (lr - endLearningRate) * (1 + cos(Double.pi * i / main)) / 2
-    }
-    let start = shape == .constant ? lr : endLearningRate
-    return start * max(0, 1 - Double(t - (totalSteps - decaySteps)) / Double(decaySteps))
+  /// The kernels' schedule for base rate `lr`.
+  public func schedule(lr: Double) -> LearningRateSchedule {
+    LearningRateSchedule(
+      kind: shape == .constant ? .constant : .cosineAnnealing, lr: lr, trainingSteps: totalSteps,
+      warmUpSteps: warmUpSteps, decaySteps: decaySteps, lrEnd: endLearningRate)
   }
 }
 
-/// Adam (bias-corrected, torch.optim.Adam's update) settings.
+/// Adam settings: the base learning rate and torch.optim.Adam's betas and epsilon.
 public struct AdamSettings: Sendable, Codable, Equatable {
   /// Base learning rate.
   public var learningRate = 2e-4
@@ -53,6 +48,11 @@ public struct AdamSettings: Sendable, Codable, Equatable {
   public var epsilon = 1e-8
   /// Creates the defaults.
   public init() {}
+
+  /// The kernels' `adamStep` hyper-parameters.
+  public var hyperparameters: AdamHyperparameters {
+    AdamHyperparameters(beta1: beta1, beta2: beta2, eps: epsilon)
+  }
 }
 
 /// Everything that defines a dictionary's training step.
@@ -95,10 +95,13 @@ public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
   public var deadAfterTokens = 10_000_000
   /// Norm of every decoder row at initialisation.
   public var decoderInitNorm: Float
-  /// Adam settings.
+  /// Adam settings (learning rate, betas, epsilon).
   public var adam = AdamSettings()
   /// Learning-rate schedule.
-  public var schedule = LearningRateSchedule()
+  public var schedule = ScheduleSettings()
+
+  /// The learning rate of step t (0-based).
+  public func learningRate(step t: Int) -> Double { schedule.schedule(lr: adam.learningRate).lr(atStep: t) }
   /// Global gradient-norm clipping threshold (0: off).
   public var clipNorm: Float = 0
 
@@ -147,10 +150,12 @@ public struct DictionaryHyperparameters: Sendable, Codable, Equatable {
         throw bad("jumprelu", "bandwidth and initial threshold must be positive")
       }
     }
-    guard adam.learningRate > 0, adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1 else {
-      throw bad("adam", "lr must be positive and betas in [0, 1)")
+    guard adam.learningRate > 0, adam.learningRate.isFinite else { throw bad("lr", "must be positive") }
+    guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1, adam.epsilon > 0 else {
+      throw bad("adam", "betas must be in [0, 1) and eps positive")
     }
     let s = schedule
+    guard s.warmUpSteps >= 0, s.decaySteps >= 0 else { throw bad("schedule", "negative step counts") }
     if s.shape == .cosine || s.decaySteps > 0 {
       guard s.totalSteps > s.warmUpSteps + s.decaySteps else {
         throw bad("schedule", "total steps \(s.totalSteps) must exceed warm-up + decay")

@@ -6,6 +6,7 @@
 // parameter is log θ, as in the paper; the exporter writes threshold = exp(log θ).
 
 import Foundation
+import LanternKernels
 import LanternTensor
 
 extension DictionaryModel {
@@ -15,18 +16,12 @@ extension DictionaryModel {
     return (0..<config.dSAE).map { exp(t.pointer[$0]) }
   }
 
-  /// Entries with pre > θ_s, ascending by latent; also records the L0 loss term.
+  /// Entries with pre > θ_s (`jumpReLUForward`, then CSR), ascending by latent.
   func jumpReLUSelect(batch b: Int) -> SparseRows {
-    let s = config.dSAE
-    let theta = thresholds()
-    let pre = work.pre.pointer
-    var a = SparseRows()
-    a.reset(capacity: b * s / 4)
-    for r in 0..<b {
-      for j in 0..<s where pre[r * s + j] > theta[j] { a.append(latent: j, value: pre[r * s + j]) }
-      a.endRow()
-    }
-    return a
+    jumpReLUForward(
+      out: work.dense.pointer, pre: work.pre.pointer, threshold: thresholds(), batch: b, latents: config.dSAE,
+      pool: pool)
+    return denseRows(batch: b)
   }
 
   /// The L0 term λ_t·nnz/B.
@@ -34,40 +29,35 @@ extension DictionaryModel {
     Double(warmedUp(config.l0Coefficient, config.l0WarmUpSteps)) * Double(a.nnz) / Double(b)
   }
 
-  /// log θ's gradient from both STEs (the JumpReLU gate and the L0 step).
+  /// log θ's gradient from both STEs (the JumpReLU gate and the L0 step) on the sparse path: dL/df
+  /// is needed densely (inside the rectangle window f may be 0), so it is one GEMM, G·W_decᵀ.
   func jumpReLUThresholdBackward(_ a: SparseRows, batch b: Int) {
+    let dF = work.denseGrad.pointer
+    pool.linear(
+      out: dF, inp: work.upstream[0].pointer, weight: parameters.decoderWeight.pointer, m: b, n: config.dSAE,
+      k: config.dOut)
+    jumpReLUThresholdBackward(dLdF: dF, dPre: work.densePre.pointer, batch: b)
+  }
+
+  /// Both STEs given dense dL/df (B,S): dPre (B,S) = 1[pre > θ]·dL/df (overwritten), and log θ's
+  /// gradient θ·(Σ_b −(θ/ε)·K·dL/df − Σ_b (1/ε)·K·λ_t/B).
+  func jumpReLUThresholdBackward(
+    dLdF dF: UnsafePointer<Float>, dPre: UnsafeMutablePointer<Float>, batch b: Int
+  ) {
     guard let gLog = gradients.logThreshold else { return }
     let s = config.dSAE
-    let d = config.dOut
     let eps = config.jumpReLUBandwidth
-    let lambda = warmedUp(config.l0Coefficient, config.l0WarmUpSteps)
-    let stepTerm = (1 / eps) * (lambda * (1 / Float(b)))
     let theta = thresholds()
-    let pre = work.pre.pointer
-    let scratch = work.steScratch.pointer
-    let up = work.upstream[0].pointer
-    let dec = parameters.decoderWeight.pointer
-    theta.withUnsafeBufferPointer { th in
-      pool.parallelFor(b) { rows in
-        for r in rows {
-          for j in 0..<s {
-            let u = (pre[r * s + j] - th[j]) / eps
-            guard u > -0.5 && u < 0.5 else {
-              scratch[r * s + j] = 0
-              continue
-            }
-            let df = dot(up + r * d, dec + j * d, d)
-            scratch[r * s + j] = -((th[j] / eps) * df) - stepTerm
-          }
-        }
-      }
-      pool.parallelFor(s) { latents in
-        for j in latents {
-          var sum: Float = 0
-          for r in 0..<b { sum += scratch[r * s + j] }
-          gLog.pointer[j] += th[j] * sum
-        }
-      }
-    }
+    var dTheta = [Float](repeating: 0, count: s)
+    jumpReLUBackward(
+      dPre: dPre, dThreshold: &dTheta, dOut: dF, pre: work.pre.pointer, threshold: theta,
+      bandwidth: eps, steToInput: false, batch: b, latents: s, pool: pool)
+    let lambda = warmedUp(config.l0Coefficient, config.l0WarmUpSteps)
+    let dL0 = [Float](repeating: lambda * (1 / Float(b)), count: b)
+    stepL0Backward(
+      dPre: nil, dThreshold: &dTheta, dL0: dL0, pre: work.pre.pointer, threshold: theta, bandwidth: eps,
+      batch: b,
+      latents: s, pool: pool)
+    logThresholdGradient(dLogThreshold: gLog.pointer, dThreshold: dTheta, threshold: theta, latents: s)
   }
 }

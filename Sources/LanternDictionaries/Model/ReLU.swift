@@ -2,69 +2,79 @@
 // λ_t·(1/B)·Σ_b Σ_s f_bs·N_s with N_s = Σ_l ‖W_dec[s, layer l]‖ (one layer unless a crosscoder,
 // whose penalty weights each latent by the sum of its per-layer decoder norms; Lindsey et al. 2024).
 // λ_t warms up linearly over l1WarmUpSteps. The penalty's gradient reaches pre (λ_t·N_s/B at
-// active entries) and W_dec (λ_t/B·Σ_b f_bs·W[s,l]/‖W[s,l]‖).
+// active entries) and W_dec (λ_t/B·Σ_b f_bs·W[s,l]/‖W[s,l]‖, `decoderRowNormsBackward`).
 
+import LanternKernels
 import LanternTensor
 
 extension DictionaryModel {
-  /// Entries with pre > 0, ascending by latent; value = pre.
+  /// Entries with pre > 0 (`denseToCSR` of ReLU(pre)), ascending by latent.
   func reluSelect(batch b: Int) -> SparseRows {
-    let s = config.dSAE
+    let n = b * config.dSAE
     let pre = work.pre.pointer
-    var a = SparseRows()
-    a.reset(capacity: b * s / 2)
-    for r in 0..<b {
-      for j in 0..<s where pre[r * s + j] > 0 { a.append(latent: j, value: pre[r * s + j]) }
-      a.endRow()
+    let dense = work.dense.pointer
+    pool.parallelFor(n) { range in
+      for i in range { dense[i] = pre[i] > 0 ? pre[i] : 0 }
     }
-    return a
+    return denseRows(batch: b)
   }
 
-  /// N_s = Σ_l ‖W_dec[s, l·w ..< (l+1)·w]‖, w = d_out / layers.
-  func layerNormSums() -> [Float] {
-    let d = config.dOut
-    let layers = config.layers
-    let w = d / layers
-    let dec = parameters.decoderWeight.pointer
-    return (0..<config.dSAE).map { s in
-      var total: Float = 0
-      for l in 0..<layers {
-        let seg = dec + s * d + l * w
-        var sum: Double = 0
-        for i in 0..<w { sum += Double(seg[i]) * Double(seg[i]) }
-        total += Float(sum.squareRoot())
+  /// The non-zero entries of work.dense as rows ascending by latent (counted first, so the CSR
+  /// arrays are allocated at the entry count, not at B·S).
+  func denseRows(batch b: Int) -> SparseRows {
+    let s = config.dSAE
+    let dense = work.dense.pointer
+    var counts = [Int](repeating: 0, count: b)
+    counts.withUnsafeMutableBufferPointer { out in
+      let o = out.baseAddress!
+      pool.parallelFor(b) { rows in
+        for r in rows {
+          var n = 0
+          for j in 0..<s where dense[r * s + j] != 0 { n += 1 }
+          o[r] = n
+        }
       }
-      return total
     }
+    let nnz = counts.reduce(0, +)
+    var rowOffsets = [Int32](repeating: 0, count: b + 1)
+    var indices = [Int32](repeating: 0, count: max(nnz, 1))
+    var values = [Float](repeating: 0, count: max(nnz, 1))
+    let count =
+      denseToCSR(
+        rowOffsets: &rowOffsets, indices: &indices, values: &values, dense: dense, batch: b, latents: s,
+        capacity: max(nnz, 1), pool: pool) ?? 0
+    return SparseRows(rowOffsets: rowOffsets, indices: indices, values: values, count: count)
   }
 
-  /// Adds the L1 term to `report`, its gradient to work.dPre and to W_dec's gradient.
-  func l1Penalty(_ a: SparseRows, batch b: Int, report: inout StepReport) {
-    let lambda = warmedUp(config.l1Coefficient, config.l1WarmUpSteps)
-    let norms = layerNormSums()
+  /// Adds the L1 term to `report` and its W_dec gradient; returns the term's dL/dpre at an active
+  /// entry of each latent, λ_t·N_s/B.
+  func l1Penalty(_ a: SparseRows, batch b: Int, report: inout StepReport) -> [Float] {
+    let c = config
+    let s = c.dSAE
+    let layers = c.layers
+    let width = c.dOut / layers
+    let lambda = warmedUp(c.l1Coefficient, c.l1WarmUpSteps)
+    var norms = [Float](repeating: 0, count: s * layers)
+    decoderRowNorms(
+      norms: &norms, decoder: parameters.decoderWeight.pointer, latents: s, layers: layers, dim: width,
+      pool: pool)
+    let weights = (0..<s).map { j in (0..<layers).reduce(Float(0)) { $0 + norms[j * layers + $1] } }
     var loss: Double = 0
-    var fireSums = [Float](repeating: 0, count: config.dSAE)
+    var fireSums = [Float](repeating: 0, count: s)
     let perRow = lambda / Float(b)
     for e in 0..<a.nnz {
-      let s = Int(a.indices[e])
-      loss += Double(a.values[e]) * Double(norms[s])
-      fireSums[s] += a.values[e]
-      work.dPre[e] += perRow * norms[s]
+      let j = Int(a.indices[e])
+      loss += Double(a.values[e]) * Double(weights[j])
+      fireSums[j] += a.values[e]
     }
     report.losses["l1"] = Double(lambda) * loss / Double(b)
-    let d = config.dOut
-    let w = d / config.layers
-    let dec = parameters.decoderWeight.pointer
-    let grad = gradients.decoderWeight.pointer
-    for s in 0..<config.dSAE where fireSums[s] != 0 {
-      for l in 0..<config.layers {
-        let seg = dec + s * d + l * w
-        var sum: Double = 0
-        for i in 0..<w { sum += Double(seg[i]) * Double(seg[i]) }
-        let norm = Float(sum.squareRoot())
-        guard norm > 0 else { continue }
-        axpy(grad + s * d + l * w, perRow * fireSums[s] / norm, seg, w)
-      }
+    var dNorms = [Float](repeating: 0, count: s * layers)
+    for j in 0..<s {
+      for l in 0..<layers { dNorms[j * layers + l] = perRow * fireSums[j] }
     }
+    decoderRowNormsBackward(
+      dDecoder: gradients.decoderWeight.pointer, dNorms: dNorms, decoder: parameters.decoderWeight.pointer,
+      norms: norms, latents: s, layers: layers, dim: width, pool: pool)
+    return weights.map { perRow * $0 }
   }
 }

@@ -1,20 +1,23 @@
 // Sparse activations of a batch and the helpers the training step shares across architectures:
 // the row-offset (CSR) form, its latent-major inverted index, sparse decode, dot/axpy.
 //
-// These are private stand-ins for the LanternKernels training kernels (branch `kernels`), written
-// here so the model can be verified against the PyTorch goldens before those kernels land; the
-// step calls only the functions below, so swapping them for the kernels is local to this file.
+// The LanternKernels training kernels do the single-level work (selection, decode, its backward,
+// the encoder gradient); what is here is what they leave out: the nested-prefix decode and
+// gradients of `matryoshka` and the input-side gradient Σ_e dpre_e·E[s_e] that reaches b_dec.
 // Threads split rows (decode) or latents (weight gradients): each output element is written by
 // one thread in a fixed order, so results do not depend on the thread count.
 //
 // Legend: B batch rows, S latents, D a row width (d_in or d_out), NNZ active entries.
 
+import LanternKernels
 import LanternTensor
 
 /// Sparse activations in row-offset form: row b owns entries rowOffsets[b]..<rowOffsets[b+1].
 /// Within a row entries are by descending value for top-k selections (ties toward the lower
 /// latent), by ascending latent otherwise.
 struct SparseRows {
+  init() {}
+
   /// (B+1)
   var rowOffsets: [Int32] = [0]
   /// (NNZ) latent of each entry.
@@ -40,34 +43,46 @@ struct SparseRows {
   }
 
   mutating func endRow() { rowOffsets.append(Int32(indices.count)) }
-}
 
-/// The inverted index of a `SparseRows`: latent s owns slots offsets[s]..<offsets[s+1]; each slot
-/// names an entry (its position in the row form) and its row, ascending by row.
-struct LatentIndex {
-  var offsets: [Int32] = []
-  var entries: [Int32] = []
-  var rows: [Int32] = []
+  /// Rows from a fixed-k selection (values, indices (B,k)), keeping entries whose value passes
+  /// `keep` (all when nil).
+  init(fixedK values: [Float], _ indices: [Int32], batch b: Int, k: Int, keep: ((Float) -> Bool)? = nil) {
+    reset(capacity: b * k)
+    for r in 0..<b {
+      for j in 0..<k where keep?(values[r * k + j]) ?? true {
+        append(latent: Int(indices[r * k + j]), value: values[r * k + j])
+      }
+      endRow()
+    }
+  }
 
-  mutating func build(_ a: SparseRows, latents s: Int) {
-    offsets = [Int32](repeating: 0, count: s + 1)
-    for i in a.indices { offsets[Int(i) + 1] += 1 }
-    for j in 0..<s { offsets[j + 1] += offsets[j] }
-    var cursor = offsets
-    entries = [Int32](repeating: 0, count: a.nnz)
-    rows = [Int32](repeating: 0, count: a.nnz)
-    for b in 0..<a.rows {
-      for e in Int(a.rowOffsets[b])..<Int(a.rowOffsets[b + 1]) {
-        let l = Int(a.indices[e])
-        let slot = Int(cursor[l])
-        entries[slot] = Int32(e)
-        rows[slot] = Int32(b)
-        cursor[l] += 1
+  /// Rows from CSR buffers holding `count` entries.
+  init(rowOffsets: [Int32], indices: [Int32], values: [Float], count: Int) {
+    self.rowOffsets = rowOffsets
+    self.indices = Array(indices[0..<count])
+    self.values = Array(values[0..<count])
+  }
+
+  /// Calls `body` with (rowOffsets, indices, values) pointers, valid (never nil) even with no entries.
+  func withBuffers<R>(
+    _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>) throws -> R
+  ) rethrows -> R {
+    let pad = nnz == 0
+    let idx = pad ? [0] : indices
+    let val = pad ? [0] : values
+    return try rowOffsets.withUnsafeBufferPointer { ro in
+      try idx.withUnsafeBufferPointer { i in
+        try val.withUnsafeBufferPointer { v in try body(ro.baseAddress!, i.baseAddress!, v.baseAddress!) }
       }
     }
   }
 
-  func count(of s: Int) -> Int { Int(offsets[s + 1] - offsets[s]) }
+  /// The kernels' inverted index of these rows.
+  func latentIndex(latents s: Int) -> LatentIndex {
+    var index = LatentIndex()
+    withBuffers { ro, idx, _ in index.build(rowOffsets: ro, indices: idx, batch: rows, latents: s) }
+    return index
+  }
 }
 
 /// Σ x[i]·y[i], i < n, in a fixed order (four partial sums, then the tail).
@@ -163,7 +178,7 @@ func latentAccumulate(
   coefficients: UnsafePointer<Float>, rowsOf: UnsafePointer<Float>, width d: Int, latents: Int,
   pool: ThreadPool
 ) {
-  index.offsets.withUnsafeBufferPointer { off in
+  index.latentOffsets.withUnsafeBufferPointer { off in
     index.entries.withUnsafeBufferPointer { ent in
       index.rows.withUnsafeBufferPointer { rws in
         pool.parallelFor(latents) { range in
@@ -201,28 +216,17 @@ func rowAccumulate(
   }
 }
 
-/// Per-row top-k of `values[0..<n]` restricted to `candidates` (all of 0..<n when nil), as
-/// (latent, value) pairs by descending value, ties toward the lower latent. Skips NaN.
-func rowTopK(
-  _ values: UnsafePointer<Float>, count n: Int, k: Int, candidates: [Int32]?,
-  into best: inout [(Int32, Float)]
+/// out[i] += sign·Σ_b m[b,i] for i < D, summed over b in order; threads own columns, so the
+/// result does not depend on the thread count. m (B,D); out (D).
+func addColumnSums(
+  _ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows b: Int, width d: Int, sign: Float = 1,
+  pool: ThreadPool
 ) {
-  best.removeAll(keepingCapacity: true)
-  if k <= 0 { return }
-  func offer(_ s: Int) {
-    let v = values[s]
-    if v.isNaN { return }
-    if best.count == k {
-      guard v > best[k - 1].1 else { return }
-      best.removeLast()
+  pool.parallelFor(d) { cols in
+    for i in cols {
+      var sum: Float = 0
+      for r in 0..<b { sum += m[r * d + i] }
+      out[i] += sign * sum
     }
-    var pos = best.count
-    while pos > 0 && best[pos - 1].1 < v { pos -= 1 }
-    best.insert((Int32(s), v), at: pos)
-  }
-  if let candidates {
-    for s in candidates { offer(Int(s)) }
-  } else {
-    for s in 0..<n { offer(s) }
   }
 }

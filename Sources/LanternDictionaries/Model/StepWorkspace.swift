@@ -1,6 +1,7 @@
 // Scratch buffers of the training step, sized for one batch size and reused across steps (they
 // hold nothing a checkpoint needs: every step overwrites them before reading).
 
+import LanternKernels
 import LanternTensor
 
 struct Workspace {
@@ -24,8 +25,11 @@ struct Workspace {
   var auxIndex = LatentIndex()
   var auxDPre: [Float] = []
   var auxActive = false
-  /// JumpReLU's per-(row, latent) threshold-gradient contributions [B, S].
-  var steScratch = Tensor(shape: [0])
+  /// Dense [B, S] scratch: ReLU / JumpReLU outputs before CSR conversion, and JumpReLU's dense
+  /// dL/df and the kernel's dpre output.
+  var dense = Tensor(shape: [0])
+  var denseGrad = Tensor(shape: [0])
+  var densePre = Tensor(shape: [0])
 
   mutating func prepare(config c: DictionaryHyperparameters, batch b: Int) {
     if levelEnds.isEmpty {
@@ -39,7 +43,11 @@ struct Workspace {
       dSaeIn = Tensor(shape: [b, c.dIn])
       residuals = levelEnds.map { _ in Tensor(shape: [b, c.dOut]) }
       upstream = levelEnds.map { _ in Tensor(shape: [b, c.dOut]) }
-      if c.architecture == .jumprelu { steScratch = Tensor(shape: [b, c.dSAE]) }
+      if c.architecture == .relu || c.architecture == .jumprelu { dense = Tensor(shape: [b, c.dSAE]) }
+      if c.architecture == .relu || c.architecture == .jumprelu {
+        denseGrad = Tensor(shape: [b, c.dSAE])
+        densePre = Tensor(shape: [b, c.dSAE])
+      }
     }
     dSaeIn.fill(0)
     auxActive = false

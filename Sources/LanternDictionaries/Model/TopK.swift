@@ -5,24 +5,19 @@
 // reconstruct the detached residual e = y − ŷ without b_dec (so b_dec is counted once, not twice as
 // in sparsify #132), loss = c·min(n_dead/k_aux, 1)·(1/B)·Σ_b ‖ê_b − e_b‖².
 
+import LanternKernels
 import LanternTensor
 
 extension DictionaryModel {
-  /// Per-row top-k of pre, kept where the value is > 0 (ReLU), by descending value.
+  /// Per-row top-k of pre (`topKForward`), kept where the value is > 0 (ReLU), by descending value.
   func topKSelect(batch b: Int) -> SparseRows {
-    let s = config.dSAE
     let k = config.k
-    let pre = work.pre.pointer
-    var a = SparseRows()
-    a.reset(capacity: b * k)
-    var best: [(Int32, Float)] = []
-    best.reserveCapacity(k)
-    for r in 0..<b {
-      rowTopK(pre + r * s, count: s, k: k, candidates: nil, into: &best)
-      for (j, v) in best where v > 0 { a.append(latent: Int(j), value: v) }
-      a.endRow()
-    }
-    return a
+    var values = [Float](repeating: 0, count: b * k)
+    var indices = [Int32](repeating: 0, count: b * k)
+    topKForward(
+      values: &values, indices: &indices, pre: work.pre.pointer, batch: b, latents: config.dSAE, k: k,
+      pool: pool)
+    return SparseRows(fixedK: values, indices, batch: b, k: k) { $0 > 0 }
   }
 
   /// The AuxK loss term, its gradients to W_dec (added) and to pre (work.auxDPre, applied with the
@@ -37,25 +32,19 @@ extension DictionaryModel {
     let s = c.dSAE
     let d = c.dOut
     let scale = min(Double(candidates.count) / Double(c.kAux), 1)
-    let kEff = min(c.kAux, candidates.count)
+    let k = min(c.kAux, candidates.count)
     let coef = Float(Double(c.auxKCoefficient) * scale)
-    let pre = work.pre.pointer
-    var aux = SparseRows()
-    aux.reset(capacity: b * kEff)
-    var best: [(Int32, Float)] = []
-    for r in 0..<b {
-      rowTopK(pre + r * s, count: s, k: kEff, candidates: candidates, into: &best)
-      for (j, v) in best { aux.append(latent: Int(j), value: v) }
-      aux.endRow()
-    }
+    var values = [Float](repeating: 0, count: b * k)
+    var indices = [Int32](repeating: 0, count: b * k)
+    topKForward(
+      values: &values, indices: &indices, pre: work.pre.pointer, among: candidates,
+      candidateCount: candidates.count, batch: b, latents: s, k: k, pool: pool)
+    // diff = ê − e with e = −r (r = ŷ − y), then overwritten by its gradient g = c·scale·(2/B)·diff.
     let diff = Tensor(shape: [b, d])
-    let zero = [Float](repeating: 0, count: d)
-    zero.withUnsafeBufferPointer { z in
-      sparseDecodeLevels(
-        out: [diff.pointer], activations: aux, decoder: parameters.decoderWeight.pointer,
-        bias: z.baseAddress!,
-        ends: [s], width: d, pool: pool)
-    }
+    sparseDecodeForward(
+      out: diff.pointer, values: values, indices: indices, decoder: parameters.decoderWeight.pointer,
+      bias: nil,
+      batch: b, k: k, outputDim: d, pool: pool)
     let r = work.residuals[work.levelEnds.count - 1].pointer
     var loss: Double = 0
     let g = Float(2) / Float(b) * coef
@@ -65,21 +54,14 @@ extension DictionaryModel {
       diff.pointer[i] = g * e
     }
     report.losses["auxk"] = Double(coef) * loss / Double(b)
-    var dPre = [Float](repeating: 0, count: aux.nnz)
     var index = LatentIndex()
-    index.build(aux, latents: s)
-    dPre.withUnsafeMutableBufferPointer { dp in
-      sparseRowDots(
-        dValues: dp.baseAddress!, activations: aux, rowsOf: diff.pointer,
-        matrix: parameters.decoderWeight.pointer,
-        width: d, pool: pool)
-    }
-    aux.values.withUnsafeBufferPointer { v in
-      latentAccumulate(
-        out: gradients.decoderWeight.pointer, bias: nil, index: index, coefficients: v.baseAddress!,
-        rowsOf: diff.pointer, width: d, latents: s, pool: pool)
-    }
-    work.aux = aux
+    index.build(indices: indices, batch: b, k: k, latents: s)
+    var dPre = [Float](repeating: 0, count: b * k)
+    sparseDecodeBackward(
+      dValues: &dPre, dDecoder: gradients.decoderWeight.pointer, dOut: diff.pointer, values: values,
+      indices: indices, decoder: parameters.decoderWeight.pointer, index: index, batch: b, k: k, outputDim: d,
+      pool: pool)
+    work.aux = SparseRows(fixedK: values, indices, batch: b, k: k)
     work.auxIndex = index
     work.auxDPre = dPre
     work.auxActive = true
