@@ -76,9 +76,23 @@ struct BenchTrainCommand: ParsableCommand {
       return batches[i % batches.count]
     }
     for _ in 0..<2 { try model.step(input: try nextBatch()) }
+    model.recordsTimings = true
+    var split = StepTimings()
     let start = ContinuousClock.now
-    for _ in 0..<steps { try model.step(input: try nextBatch()) }
+    for _ in 0..<steps {
+      let t = try model.step(input: try nextBatch()).timings ?? StepTimings()
+      split.encode += t.encode
+      split.select += t.select
+      split.decode += t.decode
+      split.backward += t.backward
+      split.update += t.update
+    }
     let seconds = (ContinuousClock.now - start).seconds
+    let phases: [(String, Double)] = [
+      ("encode_gemm", split.encode), ("select", split.select), ("decode", split.decode),
+      ("backward", split.backward), ("adam_and_constraints", split.update),
+    ]
+    let phaseSeconds = Dictionary(uniqueKeysWithValues: phases.map { ($0.0, $0.1 / Double(steps)) })
     let rate = Double(steps * batchSize) / seconds
     // The floor: the dense encoder GEMM alone, pre[B,S] = x·W_encᵀ, as the step calls it.
     let x = try batches.first ?? nextBatch()
@@ -104,7 +118,7 @@ struct BenchTrainCommand: ParsableCommand {
         "steps": steps, "activations_per_second": rate, "seconds_per_step": seconds / Double(steps),
         "gemm_floor_activations_per_second": floor, "encoder_gemm_gflops": gflops,
         "fraction_of_floor": rate / floor, "data": source, "from_stream": fromStream, "cpu": status.cpu,
-        "openblas_kernel": status.kernel,
+        "openblas_kernel": status.kernel, "seconds_per_step_by_phase": phaseSeconds,
       ]
       let out = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
       print(String(decoding: out, as: UTF8.self))
@@ -117,6 +131,12 @@ struct BenchTrainCommand: ParsableCommand {
           format:
             "%.0f activations/s (%.3f s/step); encoder-GEMM floor %.0f act/s (%.0f GFLOP/s): %.0f%% of the floor",
           rate, seconds / Double(steps), floor, gflops, 100 * rate / floor))
+      print(
+        "time split per step: "
+          + phases.map {
+            String(format: "%@ %.1f ms (%.0f%%)", $0.0, 1000 * $0.1 / Double(steps), 100 * $0.1 / seconds)
+          }
+          .joined(separator: ", "))
       print(status.line)
     }
   }

@@ -39,6 +39,9 @@ public struct StepTimings: Sendable {
   public var backward: Double = 0
   /// Constraint, clipping, Adam, counters and threshold.
   public var update: Double = 0
+
+  /// All phases at zero (an accumulator).
+  public init() {}
 }
 
 /// A dictionary under training: parameters, optimizer state, counters, and the step.

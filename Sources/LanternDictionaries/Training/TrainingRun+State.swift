@@ -64,14 +64,15 @@ extension TrainingRun {
     let reference = Tensor(shape: [config.dSAE])
     let lo = try tensor("latent.since_fired.lo", like: reference)
     let hi = try tensor("latent.since_fired.hi", like: reference)
-    model.tokensSinceFired = (0..<config.dSAE).map { i in
+    let counters = (0..<config.dSAE).map { i in
       let bits = UInt64(lo.pointer[i].bitPattern) | (UInt64(hi.pointer[i].bitPattern) << 32)
       return Int64(bitPattern: bits)
     }
-    model.step = state.scalars.step
+    var threshold = 0.0
     if let text = state.scalars.extra["topk_threshold_bits"], let bits = UInt64(text) {
-      model.topKThreshold = Double(bitPattern: bits)
+      threshold = Double(bitPattern: bits)
     }
+    try model.restore(step: state.scalars.step, tokensSinceFired: counters, topKThreshold: threshold)
     return (model, state.scalars.step)
   }
 }
