@@ -32,7 +32,8 @@ let package = Package(
     .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dl")]),
     .target(
       name: "LanternTensor", dependencies: ["CBLAS", "CPUProbe", "COneDNN"], swiftSettings: computeSettings),
-    .target(name: "LanternKernels", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
+    .target(name: "CSIMD", cSettings: [.unsafeFlags(["-O2"])]),
+    .target(name: "LanternKernels", dependencies: ["LanternTensor", "CSIMD"], swiftSettings: computeSettings),
     .target(name: "LanternFormats", dependencies: ["LanternTensor"], swiftSettings: computeSettings),
     .target(name: "LanternTokenizers", dependencies: ["LanternFormats"], swiftSettings: computeSettings),
     .target(

@@ -14,6 +14,7 @@
 // masked copy of pre. Left out: NaN inputs (a NaN never beats a number in the heap and is never positive for BatchTopK,
 // but its position in a top-k row is unspecified), and the sorted=False order of torch.topk.
 
+import CSIMD
 import LanternTensor
 
 /// Top-k per row: the k largest entries of each row of `pre`, by descending value, ties toward
@@ -71,6 +72,24 @@ func selectTopK(
         siftUp(heapV, heapI, p)
       }
       var p = k
+      if candidates == nil {
+        // Dense rows: once the heap holds k entries, most 64-element blocks hold nothing above its
+        // root. A vector max over the block (CSIMD, vmaxps) rules them out; only blocks with a candidate are
+        // scanned one by one, in index order, so the result is the scalar loop's exactly.
+        while p &+ 64 <= n {
+          if lantern_max_f32(row + p, 64) > heapV[0] {
+            for q in p..<(p &+ 64) {
+              let v = row[q]
+              if v > heapV[0] {
+                heapV[0] = v
+                heapI[0] = Int32(truncatingIfNeeded: q)
+                siftDown(heapV, heapI, 0, k)
+              }
+            }
+          }
+          p &+= 64
+        }
+      }
       while p < n {
         let j = latent(p)
         let v = row[j]

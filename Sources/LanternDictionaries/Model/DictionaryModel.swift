@@ -247,21 +247,28 @@ public final class DictionaryModel: @unchecked Sendable {
     let dIn = c.dIn
     let s = c.dSAE
     let saeIn = work.saeIn.pointer
+    // Pointers hoisted out of the loops: read through the class on every element, they kept the
+    // loops scalar.
+    let xs = x.pointer
+    let bDec = p.decoderBias.pointer
+    let bEnc = p.encoderBias.pointer
     if c.appliesDecoderBiasToInput {
       pool.parallelFor(b) { rows in
         for r in rows {
-          for i in 0..<dIn { saeIn[r * dIn + i] = x.pointer[r * dIn + i] - p.decoderBias.pointer[i] }
+          let src = xs + r &* dIn
+          let dst = saeIn + r &* dIn
+          for i in 0..<dIn { dst[i] = src[i] - bDec[i] }
         }
       }
     } else {
-      saeIn.update(from: x.pointer, count: b * dIn)
+      saeIn.update(from: xs, count: b * dIn)
     }
     let pre = work.pre.pointer
     pool.linear(out: pre, inp: saeIn, weight: p.encoderWeight.pointer, m: b, n: s, k: dIn)
     pool.parallelFor(b) { rows in
       for r in rows {
-        let row = pre + r * s
-        for j in 0..<s { row[j] += p.encoderBias.pointer[j] }
+        let row = pre + r &* s
+        for j in 0..<s { row[j] += bEnc[j] }
       }
     }
   }
