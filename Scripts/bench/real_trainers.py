@@ -32,12 +32,16 @@ has not fired for dead_feature_window = 1000 steps; sparsify's default auxk_alph
 Inputs: SAELens normalises with its own option normalize_activations="expected_average_only_in"
 (scale = sqrt(d_in) / mean ||x||, estimated by fit() from the data provider); sparsify has no such
 option, so its rows are scaled the same way here before training.
+Precision: float32 throughout. sparsify's fit() calls torch.set_float32_matmul_precision("high"), which
+on CPU sets oneDNN's fp32 matmuls to TF32 where the CPU has it (AMX-FP16); the JSON records the setting.
 
 Run: /work/saelens/bin/python Scripts/bench/real_trainers.py --trainer saelens-topk --npy out/bench/resid15.npy \
        --expansion 16 --k 32 --batch-size 4096 --threads 2 --steps 6
      /work/sparsify/bin/python Scripts/bench/real_trainers.py --trainer sparsify-topk --npy out/bench/resid15.npy
 Prints one JSON line: trainer, package, version, torch, activations_per_second, seconds_per_step
-(median), threads, d_in, d_sae, k, batch_size, steps, what_is_timed.
+(median), threads, float32_matmul_precision, d_in, d_sae, k, optimizer, input_scale, what_is_timed,
+batch_size, steps, warmup, rows, and loss_first / loss_last (the trainer's own loss on its first and
+last step: a check that it trained, not a quality figure). Everything else goes to stderr.
 """
 
 from __future__ import annotations
