@@ -33,7 +33,8 @@ Inputs: SAELens normalises with its own option normalize_activations="expected_a
 (scale = sqrt(d_in) / mean ||x||, estimated by fit() from the data provider); sparsify has no such
 option, so its rows are scaled the same way here before training.
 Precision: float32 throughout. sparsify's fit() calls torch.set_float32_matmul_precision("high"), which
-on CPU sets oneDNN's fp32 matmuls to TF32 where the CPU has it (AMX-FP16); the JSON records the setting.
+on CPU asks oneDNN for TF32 fp32 matmuls where the CPU supports them (on the bench machine, a Xeon with
+AMX-BF16 but no AMX-FP16, F.linear and @ gave bit-identical results either way); the JSON records it.
 
 Run: /work/saelens/bin/python Scripts/bench/real_trainers.py --trainer saelens-topk --npy out/bench/resid15.npy \
        --expansion 16 --k 32 --batch-size 4096 --threads 2 --steps 6
