@@ -58,6 +58,8 @@ struct TrainCommand: ParsableCommand {
   var maxNorm: Float = 10
   @Flag(name: .customLong("keep-special-tokens"), help: "Train on BOS/EOS/pad rows too.") var keepSpecial =
     false
+  @Option(name: .customLong("b-dec-init"), help: "mean or geometric-median (of the first batch).")
+  var bDecInit = "mean"
   @Option(help: "Output directory: final/, checkpoints/, train_log.jsonl.") var out: String
 
   func settings() throws -> TrainingSettings {
@@ -105,6 +107,10 @@ struct TrainCommand: ParsableCommand {
     s.heldOutOneIn = heldOut
     s.maxNormMultiple = maxNorm > 0 ? maxNorm : nil
     s.excludeSpecialTokens = !keepSpecial
+    guard ["mean", "geometric-median"].contains(bDecInit) else {
+      throw CLIError("--b-dec-init '\(bDecInit)' must be mean or geometric-median")
+    }
+    s.geometricMedianInit = bDecInit == "geometric-median"
     return s
   }
 

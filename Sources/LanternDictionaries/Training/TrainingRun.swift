@@ -115,8 +115,16 @@ public final class TrainingRun {
       let stats = try plan.statistics(batchSize: settings.batchSize, batches: settings.statisticsBatches)
       inputScales = stats.inputScales
       outputScales = stats.targetScales.isEmpty ? stats.inputScales : stats.targetScales
-      let rawMean = stats.targetMean ?? stats.inputMean
-      let mean = TrainingRun.scaled(rawMean, by: outputScales)
+      var mean = TrainingRun.scaled(stats.targetMean ?? stats.inputMean, by: outputScales, rowWidth: dOut)
+      if settings.geometricMedianInit,
+        let first = try plan.trainingStream(batchSize: settings.batchSize).next()
+      {
+        // The first batch's rows in scaled space (the targets for a transcoder).
+        let rows = TrainingRun.scaled(first.targets ?? first.inputs, by: outputScales, rowWidth: dOut)
+        mean = rows.withUnsafeBufferPointer {
+          geometricMedian(points: $0.baseAddress!, count: first.rowCount, dimension: dOut)
+        }
+      }
       let parameters = try DictionaryParameters.initialized(
         hyperparameters, decoderBias: mean, seed: settings.seed)
       model = try DictionaryModel(config: hyperparameters, parameters: parameters, pool: pool)
@@ -127,9 +135,9 @@ public final class TrainingRun {
   }
 
   /// `values` with each hook's block multiplied by its scale (blocks of equal width).
-  static func scaled(_ values: [Float], by scales: [Float]) -> [Float] {
-    let width = values.count / max(1, scales.count)
-    return values.enumerated().map { i, v in v * scales[min(i / max(1, width), scales.count - 1)] }
+  static func scaled(_ values: [Float], by scales: [Float], rowWidth: Int) -> [Float] {
+    let block = max(1, rowWidth / max(1, scales.count))
+    return values.enumerated().map { i, v in v * scales[min((i % rowWidth) / block, scales.count - 1)] }
   }
 
   /// Trains until the token budget is reached or `shouldStop()` says so (checked between steps).

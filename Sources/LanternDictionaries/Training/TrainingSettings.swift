@@ -58,6 +58,8 @@ public struct TrainingSettings: Sendable {
   public var heldOutOneIn = 20
   /// Batches used to estimate the input scale and the b_dec initialisation.
   public var statisticsBatches = 8
+  /// b_dec starts at the data mean, or at the geometric median of the first batch (Weiszfeld).
+  public var geometricMedianInit = false
   /// Drop special-token rows (BOS/EOS/pad ids of the job's tokenizer).
   public var excludeSpecialTokens = true
   /// Drop rows whose norm exceeds this multiple of the median norm (nil: keep all).
@@ -163,6 +165,7 @@ public struct TrainingSettings: Sendable {
       ("decay_steps", String(decaySteps)), ("clip_norm", h.clipNorm.description),
       ("batch_size", String(batchSize)), ("seed", String(seed)), ("threads", String(threads)),
       ("statistics_batches", String(statisticsBatches)),
+      ("b_dec_init", geometricMedianInit ? "geometric-median" : "mean"),
     ]
     // A schedule that decays depends on the run's length: extending the budget would change it.
     if decaySteps > 0 { f.append(("schedule_total_steps", String(totalSteps))) }
