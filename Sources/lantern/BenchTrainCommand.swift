@@ -38,11 +38,12 @@ struct BenchTrainCommand: ParsableCommand {
     var width = dIn
     var stream: BatchStream?
     var source = "random normal rows"
+    var scale: Float = 1
     if let data {
       let plan = try DataPlan(source: try openActivationSource(path: data, hooks: hook.map { [$0] } ?? []))
       width = plan.width
       let stats = try plan.statistics(batchSize: batchSize, batches: 2)
-      let scale = stats.inputScales[0]
+      scale = stats.inputScales[0]
       source = data + (hook.map { " (\($0))" } ?? "")
       let s = try plan.trainingStream(batchSize: batchSize)
       if fromStream {
@@ -71,7 +72,9 @@ struct BenchTrainCommand: ParsableCommand {
     let model = try DictionaryModel(config: h, parameters: parameters, pool: pool)
     var i = 0
     func nextBatch() throws -> Tensor {
-      if let stream, let b = try stream.next() { return Tensor(shape: [batchSize, width], values: b.inputs) }
+      if let stream, let b = try stream.next() {
+        return Tensor(shape: [batchSize, width], values: b.inputs.map { $0 * scale })
+      }
       defer { i += 1 }
       return batches[i % batches.count]
     }
