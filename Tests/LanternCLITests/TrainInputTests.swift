@@ -1,0 +1,416 @@
+// `lantern train` over every architecture and kind, from a job directory and from .npy files, and
+// against bad settings and hostile input: each must train (exit 0, final/ with the documented
+// `architecture`, tensors and shapes, a held-out line) or fail cleanly (a message naming the culprit,
+// a non-zero exit code, no signal, no trap). Also: what may and may not change on a rerun, and the
+// fallback past a damaged newest checkpoint.
+
+import Foundation
+import LanternFormats
+import LanternTensor
+import LanternTestSupport
+import Testing
+
+// MARK: - Helpers
+
+/// .npy files made from the shared job: `lantern export-npy` of 8 shards per hook, concatenated
+/// (8,192 rows: two 4,096-row blocks, one held out with --held-out-one-in 2).
+enum TrainNPY {
+  private static let made: Result<URL, any Error> = Result { try export() }
+
+  /// The directory holding `<hook>.npy` for the resid_post, ln2 and mlp_out hooks.
+  static func directory() throws -> URL { try made.get() }
+
+  static func path(_ hook: String) throws -> String {
+    try directory().appendingPathComponent("\(hook).npy").path
+  }
+
+  private static func export() throws -> URL {
+    let job = try TrainJob.directory()
+    let dir = TrainJob.root.appendingPathComponent("npy")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    for hook in [TrainJob.residPost1, TrainJob.ln2Normalized2, TrainJob.mlpOut2] {
+      var rows: [Float] = []
+      var width = 0
+      for unit in 0..<8 {
+        let shard = job.appendingPathComponent(String(format: "shards/\(hook)/u%06d.lshard", unit))
+        let prefix = dir.appendingPathComponent("\(hook)-\(unit)")
+        let r = try runProcess(["export-npy", shard.path, "--out", prefix.path], logs: prefix)
+        guard r.status == 0 else { throw FixtureError("export-npy \(shard.path): \(r.stderr)") }
+        let t = try NPY.readFloat32(URL(fileURLWithPath: prefix.path + ".activations.npy"))
+        width = t.shape[1]
+        rows += t.buffer
+      }
+      let count = rows.count / width
+      try rows.withUnsafeBufferPointer {
+        try NPY.writeFloat32(
+          $0.baseAddress!, shape: [count, width], to: dir.appendingPathComponent("\(hook).npy"))
+      }
+    }
+    return dir
+  }
+}
+
+/// The `architecture` in cfg.json for a training architecture and kind (docs/dictionary-format.md).
+func exportedArchitecture(_ arch: String, _ kind: String) -> String {
+  let family = arch == "relu" ? "" : (arch == "topk" ? "topk" : "jumprelu")
+  switch kind {
+  case "sae": return arch == "relu" ? "standard" : family
+  case "transcoder": return family.isEmpty ? "transcoder" : "\(family)_transcoder"
+  case "skip-transcoder": return family.isEmpty ? "skip_transcoder" : "\(family)_skip_transcoder"
+  default: return family.isEmpty ? "crosscoder" : "\(family)_crosscoder"
+  }
+}
+
+/// The tensors and shapes sae_weights.safetensors must hold (docs/dictionary-format.md).
+func expectedTensors(arch: String, kind: String, dIn: Int, dOut: Int, dSAE: Int, hooks: Int) -> [String:
+  [Int]]
+{
+  var t: [String: [Int]]
+  if kind == "crosscoder" {
+    t = [
+      "W_enc": [hooks, dIn, dSAE], "b_enc": [dSAE], "W_dec": [dSAE, hooks, dOut], "b_dec": [hooks, dOut],
+    ]
+  } else {
+    t = ["W_enc": [dIn, dSAE], "b_enc": [dSAE], "W_dec": [dSAE, dOut], "b_dec": [dOut]]
+  }
+  if arch != "relu" && arch != "topk" { t["threshold"] = [dSAE] }
+  if kind == "skip-transcoder" { t["W_skip"] = [dOut, dIn] }
+  return t
+}
+
+func readConfig(_ out: URL) throws -> [String: Any] {
+  let data = try Data(contentsOf: out.appendingPathComponent("final/cfg.json"))
+  return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+}
+
+/// One architecture × kind case of the "everything trains" tests.
+struct TrainCase: CustomTestStringConvertible, Sendable {
+  let arch: String
+  let kind: String
+  var testDescription: String { "\(arch) \(kind)" }
+}
+
+let allArchitectures = ["relu", "topk", "batchtopk", "jumprelu", "matryoshka"]
+
+/// Trains `line` on `data` and checks the exit, the held-out line and final/'s cfg.json and tensors.
+func expectTrains(_ line: TrainCommandLine, data: String, dIn: Int, dOut: Int, hooks: Int) throws {
+  let root = try Fixtures.temporaryDirectory("train-case")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let out = root.appendingPathComponent("out")
+  let r = try runProcess(line.arguments(data: data, out: out), logs: root.appendingPathComponent("log"))
+  #expect(r.reason == .exit)
+  try #require(r.status == 0, "\(line.arch) \(line.kind): \(r.stderr)")
+  #expect(r.stdout.contains("held out ("), "no held-out line: \(r.stdout)")
+  let cfg = try readConfig(out)
+  #expect(cfg["architecture"] as? String == exportedArchitecture(line.arch, line.kind))
+  #expect(cfg["d_sae"] as? Int == line.dSAE)
+  #expect(cfg["d_in"] as? Int == dIn)
+  if line.kind == "crosscoder" { #expect(cfg["n_hooks"] as? Int == hooks) }
+  if line.kind != "sae" { #expect(cfg["d_out"] as? Int == dOut) }
+  if line.arch == "topk" { #expect(cfg["k"] as? Int == line.k) }
+  let weights = try SafetensorsFile(url: out.appendingPathComponent("final/sae_weights.safetensors"))
+  var shapes: [String: [Int]] = [:]
+  for name in weights.tensorNames { shapes[name] = try weights.shape(of: name) }
+  #expect(
+    shapes
+      == expectedTensors(
+        arch: line.arch, kind: line.kind, dIn: dIn, dOut: dOut, dSAE: line.dSAE, hooks: hooks))
+  let sparsity = try SafetensorsFile(url: out.appendingPathComponent("final/sparsity.safetensors"))
+  #expect(try sparsity.shape(of: "sparsity") == [line.dSAE])
+}
+
+/// A short run for the "everything trains" and the refusal tests.
+func shortRun(_ arch: String, _ kind: String) -> TrainCommandLine {
+  var line = TrainCommandLine(arch: arch, kind: kind, dSAE: 128, tokens: 4096, checkpointEvery: 8)
+  switch kind {
+  case "transcoder", "skip-transcoder":
+    line.hooks = [TrainJob.ln2Normalized2]
+    line.targetHook = TrainJob.mlpOut2
+  case "crosscoder":
+    line.hooks = [TrainJob.residPost0, TrainJob.residPost1, TrainJob.residPost2]
+  default:
+    break
+  }
+  return line
+}
+
+/// Runs `arguments` and expects a clean failure whose stderr names every string of `names`.
+func expectRefusal(_ arguments: [String], naming names: [String], in root: URL, _ what: String) throws {
+  let r = try runProcess(arguments, logs: root.appendingPathComponent("refused-\(UUID().uuidString)"))
+  #expect(r.failedCleanly, "\(what): reason \(r.reason) status \(r.status): \(r.stderr)")
+  #expect(r.stderr.contains("HINT"), "\(what): no hint: \(r.stderr)")
+  for name in names {
+    #expect(r.stderr.contains(name), "\(what): the message does not name '\(name)': \(r.stderr)")
+  }
+}
+
+// MARK: - Every architecture and kind trains
+
+@Test(
+  arguments: allArchitectures.flatMap { a in
+    ["sae", "transcoder", "skip-transcoder", "crosscoder"].map { TrainCase(arch: a, kind: $0) }
+  })
+func everyArchitectureAndKindTrainsFromAJobDirectory(_ c: TrainCase) throws {
+  let hooks = c.kind == "crosscoder" ? 3 : 1
+  try expectTrains(shortRun(c.arch, c.kind), data: TrainJob.directory().path, dIn: 64, dOut: 64, hooks: hooks)
+}
+
+@Test(
+  arguments: allArchitectures.flatMap { a in
+    ["sae", "transcoder", "skip-transcoder"].map { TrainCase(arch: a, kind: $0) }
+  })
+func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
+  var line = shortRun(c.arch, c.kind)
+  line.hooks = []
+  line.targetHook = nil
+  line.heldOutOneIn = 2
+  let input = c.kind == "sae" ? TrainJob.residPost1 : TrainJob.ln2Normalized2
+  if c.kind != "sae" { line.extra += ["--target-data", try TrainNPY.path(TrainJob.mlpOut2)] }
+  try expectTrains(line, data: try TrainNPY.path(input), dIn: 64, dOut: 64, hooks: 1)
+}
+
+/// A crosscoder over two hooks (the smallest case) from a job directory.
+@Test func crosscoderOverTwoHooksTrains() throws {
+  var line = shortRun("topk", "crosscoder")
+  line.hooks = [TrainJob.residPost1, TrainJob.residPost2]
+  try expectTrains(line, data: TrainJob.directory().path, dIn: 64, dOut: 64, hooks: 2)
+}
+
+// MARK: - Bad settings and hostile input
+
+@Test func unknownHookIsRefusedListingTheAvailableHooks() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  var line = shortRun("topk", "sae")
+  line.hooks = ["blocks.9.hook_resid_post"]
+  try expectRefusal(
+    line.arguments(data: try TrainJob.directory().path, out: root.appendingPathComponent("out")),
+    naming: ["blocks.9.hook_resid_post"] + TrainJob.hooks, in: root, "unknown hook")
+}
+
+@Test func crosscoderHooksOfDifferentWidthsAreRefusedNamingTheHook() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  var line = shortRun("topk", "crosscoder")
+  line.hooks = [TrainJob.residPost2, TrainJob.mlpPost2]  // d_model 64, d_mlp 160
+  try expectRefusal(
+    line.arguments(data: try TrainJob.directory().path, out: root.appendingPathComponent("out")),
+    naming: [TrainJob.mlpPost2, "160", "64"], in: root, "crosscoder width mismatch")
+}
+
+@Test func kNotBelowDSAEIsRefusedNamingK() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  for arch in ["topk", "batchtopk", "matryoshka"] {
+    var line = shortRun(arch, "sae")
+    line.dSAE = 64
+    line.k = 64
+    try expectRefusal(
+      line.arguments(data: try TrainJob.directory().path, out: root.appendingPathComponent("out-\(arch)")),
+      naming: ["--k", "64"], in: root, "\(arch) k = d_sae")
+  }
+}
+
+@Test func dSAEAndExpansionMustBeGivenExactlyOnce() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let base = shortRun("topk", "sae").arguments(data: job, out: root.appendingPathComponent("out"))
+  try expectRefusal(base + ["--expansion", "2"], naming: ["--d-sae", "--expansion"], in: root, "both given")
+  var neither = base
+  let i = try #require(neither.firstIndex(of: "--d-sae"))
+  neither.removeSubrange(i...(i + 1))
+  try expectRefusal(neither, naming: ["--d-sae", "--expansion"], in: root, "neither given")
+  #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("out/final").path))
+}
+
+@Test func jobDirectoryWithNoCommittedUnitIsRefusedAsEmpty() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.copy(into: root)
+  try Data().write(to: job.appendingPathComponent("manifest.jsonl"))
+  try expectRefusal(
+    shortRun("topk", "sae").arguments(data: job.path, out: root.appendingPathComponent("out")),
+    naming: [job.path, "no committed unit"], in: root, "empty manifest")
+}
+
+@Test func npyWithZeroRowsIsRefusedAsEmpty() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let empty = root.appendingPathComponent("empty.npy")
+  let zero: Float = 0
+  try withUnsafePointer(to: zero) { try NPY.writeFloat32($0, shape: [0, 64], to: empty) }
+  var line = shortRun("topk", "sae")
+  line.hooks = []
+  try expectRefusal(
+    line.arguments(data: empty.path, out: root.appendingPathComponent("out")),
+    naming: [empty.path, "0 rows"],
+    in: root, "empty .npy")
+}
+
+/// Bytes flipped in the middle of a committed shard: the error names that shard file (whether the
+/// unit is trained on or held out, and whether the damage is found on open or while decoding).
+@Test func corruptShardIsRefusedNamingTheShardFile() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.copy(into: root)
+  for unit in ["u000000", "u000003"] {
+    let shard = job.appendingPathComponent("shards/\(TrainJob.residPost1)/\(unit).lshard")
+    var bytes = try Data(contentsOf: shard)
+    for i in (bytes.count / 2)..<(bytes.count / 2 + 16) { bytes[i] ^= 0x5A }
+    try bytes.write(to: shard)
+    try expectRefusal(
+      shortRun("topk", "sae").arguments(data: job.path, out: root.appendingPathComponent("out-\(unit)")),
+      naming: ["\(unit).lshard"], in: root, "corrupt shard \(unit)")
+    try FileManager.default.removeItem(at: shard)
+    try FileManager.default.copyItem(
+      at: try TrainJob.directory().appendingPathComponent("shards/\(TrainJob.residPost1)/\(unit).lshard"),
+      to: shard)
+  }
+}
+
+@Test func truncatedOrGarbageNPYIsRefusedNamingTheFile() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let good = try Data(contentsOf: URL(fileURLWithPath: try TrainNPY.path(TrainJob.residPost1)))
+  var line = shortRun("topk", "sae")
+  line.hooks = []
+  var garbage = SplitMix64(seed: 3)
+  let cases: [(String, Data)] = [
+    ("truncated-data.npy", good.prefix(good.count / 2)),
+    ("truncated-header.npy", good.prefix(40)),
+    ("garbage.npy", Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: garbage.next()) })),
+    ("empty-file.npy", Data()),
+  ]
+  for (name, bytes) in cases {
+    let file = root.appendingPathComponent(name)
+    try bytes.write(to: file)
+    try expectRefusal(
+      line.arguments(data: file.path, out: root.appendingPathComponent("out-\(name)")), naming: [file.path],
+      in: root, name)
+  }
+  // A transcoder's target file with another row count.
+  let short = root.appendingPathComponent("short-target.npy")
+  let rows = [Float](repeating: 1, count: 100 * 64)
+  try rows.withUnsafeBufferPointer { try NPY.writeFloat32($0.baseAddress!, shape: [100, 64], to: short) }
+  var transcoder = shortRun("topk", "transcoder")
+  transcoder.hooks = []
+  transcoder.targetHook = nil
+  transcoder.extra = ["--target-data", short.path]
+  try expectRefusal(
+    transcoder.arguments(
+      data: try TrainNPY.path(TrainJob.ln2Normalized2), out: root.appendingPathComponent("t")),
+    naming: [short.path, "100"], in: root, "target row count")
+}
+
+@Test func nonexistentDataPathIsRefusedNamingIt() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let out = root.appendingPathComponent("out")
+  for path in ["/nonexistent/job", "/nonexistent/acts.npy"] {
+    var line = shortRun("topk", "sae")
+    if path.hasSuffix(".npy") { line.hooks = [] }
+    try expectRefusal(line.arguments(data: path, out: out), naming: [path], in: root, path)
+  }
+}
+
+// MARK: - Reruns
+
+@Test func changedSettingOnRerunIsRefusedNamingIt() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let out = root.appendingPathComponent("out")
+  let line = shortRun("topk", "sae")
+  let first = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  let before = try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors"))
+  try expectRefusal(
+    line.arguments(data: job, out: out) + ["--lr", "0.001"], naming: ["'lr'", "0.001"], in: root, "--lr")
+  var other = line
+  other.k = 4
+  try expectRefusal(other.arguments(data: job, out: out), naming: ["'k'"], in: root, "--k")
+  #expect(try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors")) == before)
+}
+
+/// A finished run rerun with a larger --tokens continues from its last checkpoint; with the constant
+/// learning rate it then equals a run given the larger budget from the start.
+@Test func extendingTokensOnRerunContinuesTraining() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let out = root.appendingPathComponent("out")
+  var line = shortRun("batchtopk", "sae")
+  let first = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  line.tokens *= 2
+  let extended = try runProcess(
+    line.arguments(data: job, out: out), logs: root.appendingPathComponent("second"))
+  #expect(extended.status == 0, "\(extended.stderr)")
+  #expect(
+    extended.stderr.contains("resuming from checkpoint step-\(line.totalSteps / 2)"), "\(extended.stderr)")
+  #expect(extended.stdout.contains("for \(line.totalSteps) steps"), "\(extended.stdout)")
+  #expect(checkpointSteps(out).last == line.totalSteps)
+  let reference = root.appendingPathComponent("reference")
+  let r = try runProcess(line.arguments(data: job, out: reference), logs: root.appendingPathComponent("ref"))
+  try #require(r.status == 0, "\(r.stderr)")
+  expectSameFinalBytes(out, reference, "extended budget")
+}
+
+/// The newest checkpoint damaged (bytes flipped in its tensors): the rerun warns naming it, resumes
+/// from the one before, and finishes with the uninterrupted run's bytes.
+@Test func corruptedNewestCheckpointFallsBackToThePreviousOneWithAWarning() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let line = TrainCommandLine(arch: "topk", checkpointEvery: 8)
+  let reference = root.appendingPathComponent("reference")
+  let r = try runProcess(line.arguments(data: job, out: reference), logs: root.appendingPathComponent("ref"))
+  try #require(r.status == 0, "\(r.stderr)")
+
+  let out = root.appendingPathComponent("out")
+  let arguments = line.arguments(data: job, out: out)
+  let killed = try killRun(
+    arguments, out: out, at: .afterNewCheckpoints(2), logs: root.appendingPathComponent("killed"))
+  try #require(killed.killed, "\(killed.note)")
+  let steps = checkpointSteps(out)
+  try #require(steps.count >= 2, "\(steps)")
+  let newest = steps.last!
+  let tensors = out.appendingPathComponent("checkpoints/step-\(newest)/tensors.safetensors")
+  var bytes = try Data(contentsOf: tensors)
+  for i in (bytes.count / 2)..<(bytes.count / 2 + 8) { bytes[i] ^= 0xFF }
+  try bytes.write(to: tensors)
+
+  let rerun = try runProcess(arguments, logs: root.appendingPathComponent("rerun"))
+  #expect(rerun.status == 0, "\(rerun.stderr)")
+  #expect(rerun.stderr.contains("warning"), "\(rerun.stderr)")
+  #expect(
+    rerun.stderr.contains("step-\(newest)"), "the warning names the damaged checkpoint: \(rerun.stderr)")
+  #expect(rerun.stderr.contains("resuming from checkpoint step-\(steps[steps.count - 2])"), "\(rerun.stderr)")
+  expectSameFinalBytes(out, reference, "after falling back from damaged step-\(newest)")
+}
+
+/// A `final.tmp-<16 hex>` left by a run killed while writing final/ is removed by the next export
+/// (it used to stay forever); other names beside final/ are left alone.
+@Test func staleFinalTemporaryIsSweptByTheNextExport() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let out = root.appendingPathComponent("out")
+  let line = shortRun("topk", "sae")
+  let first = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  let fm = FileManager.default
+  let stale = out.appendingPathComponent("final.tmp-0123456789abcdef")
+  let unrelated = out.appendingPathComponent("final.tmp-notes")
+  for dir in [stale, unrelated] {
+    try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data("{}".utf8).write(to: dir.appendingPathComponent("cfg.json"))
+  }
+  let before = try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors"))
+  let rerun = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("rerun"))
+  #expect(rerun.status == 0, "\(rerun.stderr)")
+  #expect(!fm.fileExists(atPath: stale.path), "the stale temporary is still there")
+  #expect(fm.fileExists(atPath: unrelated.path), "a name that is not a temporary was removed")
+  #expect(try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors")) == before)
+}
