@@ -414,3 +414,70 @@ func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
   #expect(fm.fileExists(atPath: unrelated.path), "a name that is not a temporary was removed")
   #expect(try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors")) == before)
 }
+
+/// A dictionary too large for this machine's memory is refused naming the setting, before anything
+/// is allocated (it used to abort: "Fatal error: failed to allocate ... bytes"); so is an expansion
+/// whose d_sae overflows.
+@Test func dictionaryTooLargeForMemoryIsRefusedNamingTheSetting() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let base = shortRun("topk", "sae").arguments(data: job, out: root.appendingPathComponent("out"))
+  var derived = base
+  let i = try #require(derived.firstIndex(of: "--d-sae"))
+  derived.removeSubrange(i...(i + 1))
+  try expectRefusal(
+    base + ["--d-sae", "100000000000"], naming: ["--d-sae", "GiB"], in: root, "huge --d-sae")
+  try expectRefusal(
+    derived + ["--expansion", "100000000000"], naming: ["--expansion", "GiB"], in: root, "huge --expansion")
+  try expectRefusal(
+    derived + ["--expansion", "4611686018427387904"], naming: ["--expansion", "overflows"], in: root,
+    "overflowing --expansion")
+}
+
+/// Coefficients that are NaN or negative are refused naming the option (a NaN AuxK coefficient used
+/// to switch AuxK off silently).
+@Test func nonFiniteOrNegativeCoefficientsAreRefusedNamingThem() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let base = shortRun("topk", "sae").arguments(
+    data: try TrainJob.directory().path, out: root.appendingPathComponent("out"))
+  for (option, value) in [
+    ("--auxk-coefficient", "nan"), ("--auxk-coefficient", "-1"), ("--clip-norm", "nan"), ("--lr", "nan"),
+    ("--l1", "nan"), ("--dead-after-tokens", "-5"),
+  ] {
+    try expectRefusal(base + ["\(option)=\(value)"], naming: [option], in: root, "\(option) \(value)")
+  }
+}
+
+/// Rows holding NaN or ±Inf (one in each 4,096-row block) are dropped by the default norm filter and
+/// counted; with the filter off (--max-norm-multiple 0) training stops with a clear non-finite error.
+@Test func nonFiniteRowsAreDroppedByDefaultAndOtherwiseFailCleanly() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let t = try NPY.readFloat32(URL(fileURLWithPath: try TrainNPY.path(TrainJob.residPost1)))
+  var line = shortRun("topk", "sae")
+  line.hooks = []
+  line.heldOutOneIn = 2
+  for (name, value) in [("nan", Float.nan), ("inf", Float.infinity)] {
+    var rows = Array(t.buffer)
+    let d = t.shape[1]
+    for row in [100, 4096 + 100] { rows[row * d + 3] = value }
+    let file = root.appendingPathComponent("\(name).npy")
+    try rows.withUnsafeBufferPointer { try NPY.writeFloat32($0.baseAddress!, shape: t.shape, to: file) }
+    let r = try runProcess(
+      line.arguments(data: file.path, out: root.appendingPathComponent("out-\(name)")),
+      logs: root.appendingPathComponent(name))
+    #expect(r.status == 0, "\(name): \(r.stderr)")
+    #expect(r.stdout.contains("1 norm outliers dropped"), "\(name): \(r.stdout)")
+    let heldOut = r.stdout.split(separator: "\n").first { $0.hasPrefix("held out (4095 rows") }
+    #expect(
+      heldOut != nil && !heldOut!.lowercased().contains("nan"), "the held-out row is dropped too: \(r.stdout)"
+    )
+    var unfiltered = line
+    unfiltered.extra = ["--max-norm-multiple", "0"]
+    try expectRefusal(
+      unfiltered.arguments(data: file.path, out: root.appendingPathComponent("unfiltered-\(name)")),
+      naming: ["not finite"], in: root, "\(name) unfiltered")
+  }
+}
