@@ -481,3 +481,33 @@ func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
       naming: ["not finite"], in: root, "\(name) unfiltered")
   }
 }
+
+/// An --out that cannot be a directory (an existing file, a path under /proc) is a Lantern error
+/// naming --out (it was a raw Foundation error, exit 1).
+@Test func unusableOutputDirectoryIsRefusedNamingIt() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let file = root.appendingPathComponent("a-file")
+  try Data("x".utf8).write(to: file)
+  for out in [file, URL(fileURLWithPath: "/proc/lantern-cannot-create")] {
+    let r = try runProcess(
+      shortRun("topk", "sae").arguments(data: try TrainJob.directory().path, out: out),
+      logs: root.appendingPathComponent("log-\(out.lastPathComponent)"))
+    #expect(r.failedCleanly && r.status == 6, "\(out.path): \(r.status) \(r.stderr)")
+    #expect(r.stderr.contains("--out") && r.stderr.contains(out.path), "\(r.stderr)")
+  }
+}
+
+/// A damaged job.yaml is a data error naming the file (exit 6 like every other bad input; it was exit 1).
+@Test func damagedJobSpecIsRefusedNamingTheFile() throws {
+  let root = try Fixtures.temporaryDirectory("train-bad")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.copy(into: root)
+  let spec = job.appendingPathComponent("job.yaml")
+  try Data("{{{ not a spec\n".utf8).write(to: spec)
+  let r = try runProcess(
+    shortRun("topk", "sae").arguments(data: job.path, out: root.appendingPathComponent("out")),
+    logs: root.appendingPathComponent("log"))
+  #expect(r.failedCleanly && r.status == 6, "\(r.status) \(r.stderr)")
+  #expect(r.stderr.contains(spec.path), "\(r.stderr)")
+}
