@@ -511,3 +511,82 @@ func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
   #expect(r.failedCleanly && r.status == 6, "\(r.status) \(r.stderr)")
   #expect(r.stderr.contains(spec.path), "\(r.stderr)")
 }
+
+// MARK: - More sources and shapes
+
+/// A float16 .npy trains to the same weights as a float32 .npy holding the same (f16-rounded) values:
+/// the half-precision decode is exact end to end. The float16 file is the float32 file with its descr
+/// changed to '<f2' (same header length) and its data converted.
+@Test func float16NPYTrainsLikeTheFloat32FileOfTheSameValues() throws {
+  let root = try Fixtures.temporaryDirectory("train-npy")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let t = try NPY.readFloat32(URL(fileURLWithPath: try TrainNPY.path(TrainJob.residPost1)))
+  let halves = t.buffer.map { Float16($0) }
+  let rounded = halves.map { Float($0) }
+  let f32 = root.appendingPathComponent("acts32.npy")
+  try rounded.withUnsafeBufferPointer { try NPY.writeFloat32($0.baseAddress!, shape: t.shape, to: f32) }
+  let bytes = try Data(contentsOf: f32)
+  let header = bytes.prefix(bytes.count - rounded.count * 4)
+  let descr = try #require(header.range(of: Data("'<f4'".utf8)))
+  var f16Bytes = header
+  f16Bytes.replaceSubrange(descr, with: Data("'<f2'".utf8))
+  halves.withUnsafeBytes { f16Bytes.append(contentsOf: $0) }
+  let f16 = root.appendingPathComponent("acts16.npy")
+  try f16Bytes.write(to: f16)
+
+  var line = shortRun("topk", "sae")
+  line.hooks = []
+  line.heldOutOneIn = 2
+  var outs: [URL] = []
+  for file in [f32, f16] {
+    let out = root.appendingPathComponent("out-\(file.lastPathComponent)")
+    let r = try runProcess(line.arguments(data: file.path, out: out), logs: out)
+    try #require(r.status == 0, "\(file.lastPathComponent): \(r.stderr)")
+    outs.append(out)
+  }
+  for name in ["sae_weights.safetensors", "sparsity.safetensors"] {
+    let a = try Data(contentsOf: outs[0].appendingPathComponent("final/\(name)"))
+    let b = try Data(contentsOf: outs[1].appendingPathComponent("final/\(name)"))
+    #expect(a == b, "final/\(name) differs between the float32 and float16 files")
+  }
+}
+
+/// A transcoder (and a skip transcoder) whose target is wider than its input: ln2 (d_model 64) →
+/// mlp.hook_post (d_mlp 160); W_dec [S, 160], W_skip [160, 64].
+@Test(arguments: ["transcoder", "skip-transcoder"])
+func transcoderToAWiderHookTrains(_ kind: String) throws {
+  var line = shortRun("relu", kind)
+  line.targetHook = TrainJob.mlpPost2
+  try expectTrains(line, data: TrainJob.directory().path, dIn: 64, dOut: 160, hooks: 1)
+}
+
+/// Units removed from the job between runs change its data plan: the rerun is refused naming
+/// `data_plan`; extending the budget of a decaying schedule is refused naming its length.
+@Test func changedDataOrDecayingScheduleLengthIsRefusedOnRerun() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.copy(into: root)
+  let line = shortRun("topk", "sae")
+  let out = root.appendingPathComponent("out")
+  let first = try runProcess(
+    line.arguments(data: job.path, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  let manifest = job.appendingPathComponent("manifest.jsonl")
+  let lines = try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n")
+  try (lines.dropLast().joined(separator: "\n") + "\n").write(to: manifest, atomically: true, encoding: .utf8)
+  try expectRefusal(
+    line.arguments(data: job.path, out: out), naming: ["'data_plan'"], in: root, "fewer units")
+
+  var decaying = shortRun("topk", "sae")
+  decaying.extra = ["--decay-steps", "4"]
+  let decayOut = root.appendingPathComponent("decay")
+  let r = try runProcess(
+    decaying.arguments(data: try TrainJob.directory().path, out: decayOut),
+    logs: root.appendingPathComponent("d"))
+  try #require(r.status == 0, "\(r.stderr)")
+  decaying.tokens *= 2
+  try expectRefusal(
+    decaying.arguments(data: try TrainJob.directory().path, out: decayOut),
+    naming: ["'schedule_total_steps'"],
+    in: root, "extended decaying schedule")
+}

@@ -345,6 +345,15 @@ func expectKilledRunsResumeToIdenticalBytes(_ line: TrainCommandLine, seed: UInt
       seed: 14)
   }
 
+  /// A crosscoder over three layers' residual streams (one input scale per hook in the checkpoint).
+  @Test func killedTopKCrosscoderResumesToIdenticalBytes() throws {
+    try expectKilledRunsResumeToIdenticalBytes(
+      TrainCommandLine(
+        arch: "topk", kind: "crosscoder",
+        hooks: [TrainJob.residPost0, TrainJob.residPost1, TrainJob.residPost2]),
+      seed: 15)
+  }
+
   /// SIGTERM between steps: the run checkpoints the step it stopped at, exits 130 without final/,
   /// and the rerun finishes with the uninterrupted run's bytes.
   @Test func sigtermCheckpointsExits130AndResumesToIdenticalBytes() throws {
