@@ -2,7 +2,9 @@
 // the real extractor wrote, killed with SIGKILL at seeded moments (after the 1st/2nd new checkpoint,
 // while a checkpoint is being written, at an arbitrary delay, during the held-out pass and export)
 // and rerun until it finishes; the final files must equal an uninterrupted run's byte for byte (same
-// thread count). SIGTERM must checkpoint, exit 130 and resume to the same bytes.
+// thread count). SIGTERM must checkpoint, exit 130 and resume to the same bytes. Reruns: a changed
+// setting or data plan is refused naming it, a larger --tokens continues training, a damaged newest
+// checkpoint is skipped with a warning, a stale final.tmp- is swept.
 //
 // Also here: the shared job directory (extracted once per test process) and the process helpers the
 // other training test file uses. Outputs of child processes go to files, never pipes, so a chatty
@@ -389,4 +391,136 @@ func expectKilledRunsResumeToIdenticalBytes(_ line: TrainCommandLine, seed: UInt
     #expect(rerun.stderr.contains("resuming from checkpoint step-\(step)"), "\(rerun.stderr)")
     expectSameFinalBytes(out, reference, "relu after SIGTERM at step \(step)")
   }
+}
+
+// MARK: - Reruns
+
+@Test func changedSettingOnRerunIsRefusedNamingIt() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let out = root.appendingPathComponent("out")
+  let line = shortRun("topk", "sae")
+  let first = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  let before = try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors"))
+  try expectRefusal(
+    line.arguments(data: job, out: out) + ["--lr", "0.001"], naming: ["'lr'", "0.001"], in: root, "--lr")
+  var other = line
+  other.k = 4
+  try expectRefusal(other.arguments(data: job, out: out), naming: ["'k'"], in: root, "--k")
+  #expect(try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors")) == before)
+}
+
+/// A finished run rerun with a larger --tokens continues from its last checkpoint; with the constant
+/// learning rate it then equals a run given the larger budget from the start.
+@Test func extendingTokensOnRerunContinuesTraining() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let out = root.appendingPathComponent("out")
+  var line = shortRun("batchtopk", "sae")
+  let first = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  line.tokens *= 2
+  let extended = try runProcess(
+    line.arguments(data: job, out: out), logs: root.appendingPathComponent("second"))
+  #expect(extended.status == 0, "\(extended.stderr)")
+  #expect(
+    extended.stderr.contains("resuming from checkpoint step-\(line.totalSteps / 2)"), "\(extended.stderr)")
+  #expect(extended.stdout.contains("for \(line.totalSteps) steps"), "\(extended.stdout)")
+  #expect(checkpointSteps(out).last == line.totalSteps)
+  let reference = root.appendingPathComponent("reference")
+  let r = try runProcess(line.arguments(data: job, out: reference), logs: root.appendingPathComponent("ref"))
+  try #require(r.status == 0, "\(r.stderr)")
+  expectSameFinalBytes(out, reference, "extended budget")
+}
+
+/// The newest checkpoint damaged (bytes flipped in its tensors): the rerun warns naming it, resumes
+/// from the one before, and finishes with the uninterrupted run's bytes.
+@Test func corruptedNewestCheckpointFallsBackToThePreviousOneWithAWarning() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let line = TrainCommandLine(arch: "topk", checkpointEvery: 8)
+  let reference = root.appendingPathComponent("reference")
+  let r = try runProcess(line.arguments(data: job, out: reference), logs: root.appendingPathComponent("ref"))
+  try #require(r.status == 0, "\(r.stderr)")
+
+  let out = root.appendingPathComponent("out")
+  let arguments = line.arguments(data: job, out: out)
+  let killed = try killRun(
+    arguments, out: out, at: .afterNewCheckpoints(2), logs: root.appendingPathComponent("killed"))
+  try #require(killed.killed, "\(killed.note)")
+  let steps = checkpointSteps(out)
+  try #require(steps.count >= 2, "\(steps)")
+  let newest = steps.last!
+  let tensors = out.appendingPathComponent("checkpoints/step-\(newest)/tensors.safetensors")
+  var bytes = try Data(contentsOf: tensors)
+  for i in (bytes.count / 2)..<(bytes.count / 2 + 8) { bytes[i] ^= 0xFF }
+  try bytes.write(to: tensors)
+
+  let rerun = try runProcess(arguments, logs: root.appendingPathComponent("rerun"))
+  #expect(rerun.status == 0, "\(rerun.stderr)")
+  #expect(rerun.stderr.contains("warning"), "\(rerun.stderr)")
+  #expect(
+    rerun.stderr.contains("step-\(newest)"), "the warning names the damaged checkpoint: \(rerun.stderr)")
+  #expect(rerun.stderr.contains("resuming from checkpoint step-\(steps[steps.count - 2])"), "\(rerun.stderr)")
+  expectSameFinalBytes(out, reference, "after falling back from damaged step-\(newest)")
+}
+
+/// A `final.tmp-<16 hex>` left by a run killed while writing final/ is removed by the next export
+/// (it used to stay forever); other names beside final/ are left alone.
+@Test func staleFinalTemporaryIsSweptByTheNextExport() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.directory().path
+  let out = root.appendingPathComponent("out")
+  let line = shortRun("topk", "sae")
+  let first = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  let fm = FileManager.default
+  let stale = out.appendingPathComponent("final.tmp-0123456789abcdef")
+  let unrelated = out.appendingPathComponent("final.tmp-notes")
+  for dir in [stale, unrelated] {
+    try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data("{}".utf8).write(to: dir.appendingPathComponent("cfg.json"))
+  }
+  let before = try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors"))
+  let rerun = try runProcess(line.arguments(data: job, out: out), logs: root.appendingPathComponent("rerun"))
+  #expect(rerun.status == 0, "\(rerun.stderr)")
+  #expect(!fm.fileExists(atPath: stale.path), "the stale temporary is still there")
+  #expect(fm.fileExists(atPath: unrelated.path), "a name that is not a temporary was removed")
+  #expect(try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors")) == before)
+}
+
+/// Units removed from the job between runs change its data plan: the rerun is refused naming
+/// `data_plan`; extending the budget of a decaying schedule is refused naming its length.
+@Test func changedDataOrDecayingScheduleLengthIsRefusedOnRerun() throws {
+  let root = try Fixtures.temporaryDirectory("train-rerun")
+  defer { try? FileManager.default.removeItem(at: root) }
+  let job = try TrainJob.copy(into: root)
+  let line = shortRun("topk", "sae")
+  let out = root.appendingPathComponent("out")
+  let first = try runProcess(
+    line.arguments(data: job.path, out: out), logs: root.appendingPathComponent("first"))
+  try #require(first.status == 0, "\(first.stderr)")
+  let manifest = job.appendingPathComponent("manifest.jsonl")
+  let lines = try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n")
+  try (lines.dropLast().joined(separator: "\n") + "\n").write(to: manifest, atomically: true, encoding: .utf8)
+  try expectRefusal(
+    line.arguments(data: job.path, out: out), naming: ["'data_plan'"], in: root, "fewer units")
+
+  var decaying = shortRun("topk", "sae")
+  decaying.extra = ["--decay-steps", "4"]
+  let decayOut = root.appendingPathComponent("decay")
+  let r = try runProcess(
+    decaying.arguments(data: try TrainJob.directory().path, out: decayOut),
+    logs: root.appendingPathComponent("d"))
+  try #require(r.status == 0, "\(r.stderr)")
+  decaying.tokens *= 2
+  try expectRefusal(
+    decaying.arguments(data: try TrainJob.directory().path, out: decayOut),
+    naming: ["'schedule_total_steps'"],
+    in: root, "extended decaying schedule")
 }
