@@ -5,6 +5,7 @@
 // checkpoints) are in TrainProcessTests.swift.
 
 import Foundation
+import LanternDictionaries
 import LanternFormats
 import LanternTensor
 import LanternTestSupport
@@ -248,13 +249,19 @@ func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
     in: root, "empty .npy")
 }
 
-/// Bytes flipped in the middle of a committed shard: the error names that shard file (whether the
-/// unit is trained on or held out, and whether the damage is found on open or while decoding).
+/// Bytes flipped in the middle of a committed shard: the error names that shard file, whether the
+/// unit is trained on or held out.
 @Test func corruptShardIsRefusedNamingTheShardFile() throws {
   let root = try Fixtures.temporaryDirectory("train-bad")
   defer { try? FileManager.default.removeItem(at: root) }
   let job = try TrainJob.copy(into: root)
-  for unit in ["u000000", "u000003"] {
+  // One unit trained on (the damage is found when the run first reads it, before any step) and one
+  // held out (found by the held-out pass after the last step), chosen by the run's split (seed 7,
+  // one in 5).
+  let split = HeldOutSplit(oneIn: 5, seed: 7)
+  let heldOut = try #require((0..<15).first { split.isHeldOut(unitIndex: $0) })
+  let trained = try #require((0..<15).first { !split.isHeldOut(unitIndex: $0) })
+  for unit in [trained, heldOut].map({ String(format: "u%06d", $0) }) {
     let shard = job.appendingPathComponent("shards/\(TrainJob.residPost1)/\(unit).lshard")
     var bytes = try Data(contentsOf: shard)
     for i in (bytes.count / 2)..<(bytes.count / 2 + 16) { bytes[i] ^= 0x5A }
@@ -262,6 +269,10 @@ func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
     try expectRefusal(
       shortRun("topk", "sae").arguments(data: job.path, out: root.appendingPathComponent("out-\(unit)")),
       naming: ["\(unit).lshard"], in: root, "corrupt shard \(unit)")
+    let line = shortRun("topk", "sae")
+    let steps = checkpointSteps(root.appendingPathComponent("out-\(unit)"))
+    #expect(
+      unit == String(format: "u%06d", heldOut) ? steps.last == line.totalSteps : steps.isEmpty, "\(steps)")
     try FileManager.default.removeItem(at: shard)
     try FileManager.default.copyItem(
       at: try TrainJob.directory().appendingPathComponent("shards/\(TrainJob.residPost1)/\(unit).lshard"),

@@ -409,6 +409,9 @@ func expectKilledRunsResumeToIdenticalBytes(_ line: TrainCommandLine, seed: UInt
   var other = line
   other.k = 4
   try expectRefusal(other.arguments(data: job, out: out), naming: ["'k'"], in: root, "--k")
+  var fewer = line
+  fewer.tokens /= 2
+  try expectRefusal(fewer.arguments(data: job, out: out), naming: ["'tokens'"], in: root, "smaller --tokens")
   #expect(try Data(contentsOf: out.appendingPathComponent("final/sae_weights.safetensors")) == before)
 }
 
