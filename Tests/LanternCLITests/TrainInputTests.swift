@@ -94,7 +94,11 @@ struct TrainCase: CustomTestStringConvertible, Sendable {
 let allArchitectures = ["relu", "topk", "batchtopk", "jumprelu", "matryoshka"]
 
 /// Trains `line` on `data` and checks the exit, the held-out line and final/'s cfg.json and tensors.
-func expectTrains(_ line: TrainCommandLine, data: String, dIn: Int, dOut: Int, hooks: Int) throws {
+/// `check` then looks at the output directory and the result before it is removed.
+func expectTrains(
+  _ line: TrainCommandLine, data: String, dIn: Int, dOut: Int, hooks: Int,
+  check: (URL, ProcessResult) throws -> Void = { _, _ in }
+) throws {
   let root = try Fixtures.temporaryDirectory("train-case")
   defer { try? FileManager.default.removeItem(at: root) }
   let out = root.appendingPathComponent("out")
@@ -118,6 +122,42 @@ func expectTrains(_ line: TrainCommandLine, data: String, dIn: Int, dOut: Int, h
         arch: line.arch, kind: line.kind, dIn: dIn, dOut: dOut, dSAE: line.dSAE, hooks: hooks))
   let sparsity = try SafetensorsFile(url: out.appendingPathComponent("final/sparsity.safetensors"))
   #expect(try sparsity.shape(of: "sparsity") == [line.dSAE])
+  try check(out, r)
+}
+
+/// The exported dictionary, read by Lantern's importer and run with its naive SAELens semantics on
+/// the raw held-out rows, gives the held-out FVU the trainer printed (which it measured in its own
+/// scaled training layout): the export's folding is consistent end to end. Only for architectures
+/// whose inference activation is the training one (not batchtopk/matryoshka, which export a threshold).
+func expectExportReproducesHeldOutFVU(
+  out: URL, result: ProcessResult, inputs: URL, targets: URL?, heldOutBlock: Int, blockRows: Int
+) throws {
+  let printed = try #require(result.stdout.firstMatch(of: /held out \((\d+) rows[^:]*: FVU (\d+\.\d+)/))
+  try #require(Int(printed.1) == blockRows, "rows were filtered from the held-out block: \(result.stdout)")
+  let imported = try DictionaryImporter.read(out.appendingPathComponent("final")).dictionary
+  func block(_ url: URL) throws -> Tensor {
+    let t = try NPY.readFloat32(url)
+    let d = t.shape[1]
+    let rows = Array(t.buffer[(heldOutBlock * blockRows * d)..<((heldOutBlock + 1) * blockRows * d)])
+    return Tensor(shape: [blockRows, d], values: rows)
+  }
+  let x = try block(inputs)
+  let y = try targets.map(block) ?? x
+  let yHat = imported.referenceDecode(imported.referenceEncode(x), input: x)
+  let d = y.shape[1]
+  var mean = [Double](repeating: 0, count: d)
+  for i in 0..<y.count { mean[i % d] += Double(y.pointer[i]) / Double(blockRows) }
+  var sse = 0.0
+  var total = 0.0
+  for i in 0..<y.count {
+    sse += (Double(yHat.pointer[i]) - Double(y.pointer[i])) * (Double(yHat.pointer[i]) - Double(y.pointer[i]))
+    total += (Double(y.pointer[i]) - mean[i % d]) * (Double(y.pointer[i]) - mean[i % d])
+  }
+  let fvu = sse / total
+  let reported = try #require(Double(printed.2))
+  #expect(
+    abs(fvu - reported) <= 1e-4 + 1e-3 * reported,
+    "exported dictionary FVU \(fvu), trainer printed \(reported)")
 }
 
 /// A short run for the "everything trains" and the refusal tests.
@@ -165,9 +205,17 @@ func everyArchitectureAndKindTrainsFromNPY(_ c: TrainCase) throws {
   line.hooks = []
   line.targetHook = nil
   line.heldOutOneIn = 2
-  let input = c.kind == "sae" ? TrainJob.residPost1 : TrainJob.ln2Normalized2
-  if c.kind != "sae" { line.extra += ["--target-data", try TrainNPY.path(TrainJob.mlpOut2)] }
-  try expectTrains(line, data: try TrainNPY.path(input), dIn: 64, dOut: 64, hooks: 1)
+  let input = URL(
+    fileURLWithPath: try TrainNPY.path(c.kind == "sae" ? TrainJob.residPost1 : TrainJob.ln2Normalized2))
+  let target = c.kind == "sae" ? nil : URL(fileURLWithPath: try TrainNPY.path(TrainJob.mlpOut2))
+  if let target { line.extra += ["--target-data", target.path] }
+  let split = HeldOutSplit(oneIn: 2, seed: 7)
+  let heldOut = try #require((0..<2).first { split.isHeldOut(unitIndex: $0) })
+  try expectTrains(line, data: input.path, dIn: 64, dOut: 64, hooks: 1) { out, result in
+    guard ["relu", "topk", "jumprelu"].contains(c.arch) else { return }
+    try expectExportReproducesHeldOutFVU(
+      out: out, result: result, inputs: input, targets: target, heldOutBlock: heldOut, blockRows: 4096)
+  }
 }
 
 /// A crosscoder over two hooks (the smallest case) from a job directory.
