@@ -60,7 +60,10 @@ public final class JobSource: ActivationSource {
     guard let text = try? String(contentsOfFile: specPath, encoding: .utf8) else {
       throw DataError.badJob(path: specPath, reason: "missing or unreadable")
     }
-    let spec = try JobSpec.parse(text, path: specPath)
+    let spec: JobSpec
+    do { spec = try JobSpec.parse(text, path: specPath) } catch {
+      throw DataError.badJob(path: specPath, reason: "\(error)")
+    }
     self.spec = spec
     let field = { (key: String) in spec.fields.first { $0.key == key }?.value }
     availableHooks = (field("hooks") ?? "").split(separator: ",").map(String.init)

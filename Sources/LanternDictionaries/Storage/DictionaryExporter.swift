@@ -13,7 +13,8 @@
 // set: selection on h·‖W_dec‖, or decoder rows already unit-norm) and for batchtopk / matryoshka; 1
 // otherwise, and for crosscoders (whose topk with norm-scaled selection folds by the trained norm).
 // Thresholds: jumprelu exp(log θ_i); batchtopk θ·c_i / (‖W_dec,i‖ if the selection is norm-scaled, else 1).
-// The directory is written as `<final>.tmp-<16 hex>` beside it, fsynced, and renamed.
+// The directory is written as `<final>.tmp-<16 hex>` beside it, fsynced, and renamed; temporaries of
+// that form left by a writer that was killed are removed first (one writer per directory is assumed).
 
 import Foundation
 import LanternFormats
@@ -282,9 +283,17 @@ public enum DictionaryExporter {
   }
 
   /// Writes a directory's files into a temporary sibling, fsyncs it and renames it over `directory`.
+  /// Siblings named `<directory>.tmp-<16 hex>` (left by a killed writer) are removed first.
   static func writeDirectory(at directory: URL, _ body: (URL) throws -> Void) throws {
     let fm = FileManager.default
     let parent = directory.deletingLastPathComponent()
+    let prefix = directory.lastPathComponent + ".tmp-"
+    for name in (try? fm.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(prefix) {
+      let suffix = name.dropFirst(prefix.count)
+      if suffix.count == 16, suffix.allSatisfy(\.isHexDigit) {
+        try? fm.removeItem(at: parent.appendingPathComponent(name))
+      }
+    }
     var rng = SystemRandomNumberGenerator()
     func sibling() -> URL {
       parent.appendingPathComponent(

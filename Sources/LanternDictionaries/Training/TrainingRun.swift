@@ -79,7 +79,12 @@ public final class TrainingRun {
     try settings.validate()
     self.settings = settings
     outputURL = URL(fileURLWithPath: settings.out)
-    try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+    do {
+      try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+    } catch {
+      throw TrainingError.invalidSetting(
+        field: "--out", reason: "cannot create the directory \(settings.out): \(error.localizedDescription)")
+    }
     let source = try openActivationSource(
       path: settings.data, hooks: settings.hooks, targetHooks: settings.targetHook.map { [$0] } ?? [],
       targetData: settings.targetData)

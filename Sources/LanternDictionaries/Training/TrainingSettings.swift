@@ -93,6 +93,9 @@ public struct TrainingSettings: Sendable {
     if heldOutOneIn < 2 { throw bad("--held-out-one-in", "\(heldOutOneIn) must be at least 2") }
     if !(l1 >= 0) || !(l0 >= 0) { throw bad("--l1/--l0", "must be non-negative") }
     if k < 1 { throw bad("--k", "\(k) must be positive") }
+    if !(auxKCoefficient >= 0) { throw bad("--auxk-coefficient", "\(auxKCoefficient) must be non-negative") }
+    if !(clipNorm >= 0) { throw bad("--clip-norm", "\(clipNorm) must be non-negative (0: off)") }
+    if deadAfterTokens < 0 { throw bad("--dead-after-tokens", "\(deadAfterTokens) must be non-negative") }
     switch kind {
     case .sae:
       if targetHook != nil || targetData != nil {
@@ -114,7 +117,13 @@ public struct TrainingSettings: Sendable {
 
   /// The hyper-parameters for input width `dIn` and output width `dOut` (per the whole row).
   public func hyperparameters(dIn: Int, dOut: Int, layers: Int) throws -> DictionaryHyperparameters {
-    let latents = dSAE ?? (expansion! * dIn / layers)
+    let field = dSAE == nil ? "--expansion" : "--d-sae"
+    let (product, overflow) = (expansion ?? 1).multipliedReportingOverflow(by: dIn)
+    guard dSAE != nil || !overflow else {
+      throw TrainingError.invalidSetting(field: field, reason: "\(expansion!) × d_in \(dIn) overflows")
+    }
+    let latents = dSAE ?? (product / layers)
+    try Self.checkMemory(latents: latents, dIn: dIn, dOut: dOut, batchSize: batchSize, field: field)
     var h = DictionaryHyperparameters(
       architecture: architecture, kind: kind, dIn: dIn, dOut: dOut, dSAE: latents)
     h.layers = layers
@@ -140,6 +149,33 @@ public struct TrainingSettings: Sendable {
     }
     try h.validate()
     return h
+  }
+
+  /// Refuses a dictionary whose training state cannot fit in this machine's memory (it would abort
+  /// on the allocation): parameters, Adam moments and gradients (4 copies of S·(d_in + d_out + 4)
+  /// floats, the skip weight aside) and two [B, S] float work buffers.
+  static func checkMemory(latents: Int, dIn: Int, dOut: Int, batchSize: Int, field: String) throws {
+    let memory = ProcessInfo.processInfo.physicalMemory
+    func product(_ values: [Int]) -> UInt64? {
+      var p: UInt64 = 1
+      for v in values {
+        let (r, o) = p.multipliedReportingOverflow(by: UInt64(max(v, 0)))
+        if o { return nil }
+        p = r
+      }
+      return p
+    }
+    let state = product([16, latents, dIn + dOut + 4])
+    let work = product([8, batchSize, latents])
+    let (total, overflow) = (state ?? .max).addingReportingOverflow(work ?? .max)
+    if state == nil || work == nil || overflow || total > memory {
+      let gib = { (b: UInt64) in String(format: "%.1f GiB", Double(b) / 1_073_741_824) }
+      throw TrainingError.invalidSetting(
+        field: field,
+        reason:
+          "d_sae \(latents) needs \(state == nil || work == nil || overflow ? "more than 2^64 bytes" : gib(total)) "
+          + "for its training state at batch \(batchSize); this machine has \(gib(memory))")
+    }
   }
 
   /// The training spec: every setting that changes the result's bytes, plus the resumable ones.
