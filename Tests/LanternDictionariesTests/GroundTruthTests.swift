@@ -81,7 +81,7 @@ func groundTruthRecovery(_ architecture: Architecture, _ setting: GroundTruthSet
 
 /// ReLU (L1 λ = 5, no warm-up) and BatchTopK (k = 3, i.e. k·B over the batch) on the TopK setting:
 /// the figure is printed for the report; only a sanity floor of 0.5 is asserted. Measured: relu
-/// 0.964, batchtopk 0.812. BatchTopK plateaus there (1,600 steps 0.827, lr 3e-3 0.762, d_sae 64
+/// 0.960, batchtopk 0.812. BatchTopK plateaus there (1,600 steps 0.827, lr 3e-3 0.762, d_sae 64
 /// 0.815, k 4 0.805); an independent 60-line PyTorch BatchTopK on the same distribution and setting
 /// (unit-norm decoder, projected gradient, Adam) gives 0.957 / 0.814 / 0.821 over three seeds where
 /// its TopK gives 0.980 / 0.971 / 0.971: the gap is the architecture's here, not Lantern's.
