@@ -2,8 +2,9 @@
 // a register-only FMA loop of the widest vectors the CPU has (CPUProbe), and the peak is the FLOPs of
 // all threads over the wall time. This is the ceiling any GEMM library could reach here; comparing a
 // library's sgemm rate with it shows when the library runs far below the machine (a wrong kernel).
-// The formula's other terms are reported beside it: lanes × 2 × FMA units × cores × clock, with the
-// FMA units per core inferred from the measurement and the clock read from /proc/cpuinfo.
+// The formula's terms are reported beside it: the FLOPs per cycle per core the measurement implies at
+// the clock /proc/cpuinfo lists (lanes × 2 × FMA units when the cores run at that clock; VMs list the
+// base clock and cores turbo above it, so FMA units cannot be read off reliably and are not guessed).
 
 import CPUProbe
 import Foundation
@@ -18,8 +19,10 @@ public struct MachinePeak: Sendable {
   public var gflops: Double
   /// The clock from /proc/cpuinfo (MHz), if listed.
   public var megahertz: Double?
-  /// FMA instructions per cycle per core implied by the measurement and the listed clock (rounded).
-  public var fmaUnitsPerCore: Int?
+  /// Float32 FLOPs per cycle per core implied by the measurement at the listed clock. The listed
+  /// clock is usually the base clock and cores run faster (turbo), so this overstates the per-cycle
+  /// rate; it is reported, not used.
+  public var flopsPerCyclePerCore: Double?
 
   /// Runs the loop for about `seconds` on every thread of `pool` (after a short warm-up).
   public static func measure(pool: ThreadPool, cpu: CPUInfo = .current, seconds: Double = 0.25) -> MachinePeak
@@ -27,7 +30,7 @@ public struct MachinePeak: Sendable {
     let lanes = cpu.fmaLanes
     guard lanes > 0 else {
       return MachinePeak(
-        lanes: 0, threads: pool.threadCount, gflops: 0, megahertz: cpu.megahertz, fmaUnitsPerCore: nil)
+        lanes: 0, threads: pool.threadCount, gflops: 0, megahertz: cpu.megahertz, flopsPerCyclePerCore: nil)
     }
     func loop(_ iterations: Int64) -> Float {
       lanes == 16 ? lantern_fma_loop_avx512(iterations) : lantern_fma_loop_avx2(iterations)
@@ -57,26 +60,24 @@ public struct MachinePeak: Sendable {
     _ = sink + sinks[0]
     let flops = Double(pool.threadCount) * Double(iterations) * 12 * Double(lanes) * 2
     let gflops = flops / best / 1e9
-    var units: Int?
-    if let mhz = cpu.megahertz, mhz > 0 {
-      let perCoreFlopsPerCycle = gflops * 1e3 / mhz / Double(pool.threadCount)
-      units = max(1, Int((perCoreFlopsPerCycle / Double(2 * lanes)).rounded()))
-    }
+    var perCycle: Double?
+    if let mhz = cpu.megahertz, mhz > 0 { perCycle = gflops * 1e3 / mhz / Double(pool.threadCount) }
     return MachinePeak(
       lanes: lanes, threads: pool.threadCount, gflops: gflops, megahertz: cpu.megahertz,
-      fmaUnitsPerCore: units)
+      flopsPerCyclePerCore: perCycle)
   }
 
-  /// "2,150 GFLOP/s = 16 lanes × 2 × 2 FMA units × 2 threads × 2.1 GHz (measured)".
+  /// "338 GFLOP/s measured (16-lane FMA loop on 2 threads) = 80 FLOP/cycle/core at the listed 2.10 GHz
+  /// (...)": 2 FMA units give 64 FLOP/cycle with 16 lanes, so more means cores run above the listed clock.
   public var description: String {
     guard lanes > 0 else { return "no FMA on this CPU" }
     var s = String(format: "%.0f GFLOP/s measured (%d-lane FMA loop on %d threads)", gflops, lanes, threads)
-    if let mhz = megahertz, let units = fmaUnitsPerCore {
-      let nominal = Double(lanes) * 2 * Double(units) * Double(threads) * mhz / 1e3
+    if let mhz = megahertz, let perCycle = flopsPerCyclePerCore {
       s += String(
-        format: "; nominal %d lanes × 2 × %d FMA/cycle × %d cores × %.2f GHz = %.0f GFLOP/s", lanes, units,
-        threads, mhz / 1e3, nominal)
+        format: " = %.0f FLOP/cycle/core at the listed %.2f GHz (%d lanes × 2 per FMA unit: more than %d "
+          + "means the cores run above the listed clock)", perCycle, mhz / 1e3, lanes, 4 * lanes)
     }
     return s
   }
+
 }

@@ -44,7 +44,7 @@ struct DoctorCommand: ParsableCommand {
       object["threads"] = ctx.pool.threadCount
       object["fma_peak_gflops"] = peak.gflops
       object["fma_lanes"] = peak.lanes
-      object["fma_units_per_core"] = peak.fmaUnitsPerCore ?? NSNull()
+      object["fma_flops_per_cycle_per_core_at_listed_clock"] = peak.flopsPerCyclePerCore ?? NSNull()
       object["cpu_mhz"] = peak.megahertz ?? NSNull()
       object["sgemm_gflops"] = sgemm
       object["sgemm_fraction_of_fma_peak"] = fraction
