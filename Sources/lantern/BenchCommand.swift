@@ -91,7 +91,8 @@ struct BenchForwardCommand: ParsableCommand {
       )
       print(
         String(
-          format: "%.0f tokens/s, %.1f GFLOP/s = %.0f%% of the sgemm peak (%.1f GFLOP/s, %d threads)",
+          format:
+            "%.0f tokens/s, %.1f GFLOP/s = %.0f%% of the sgemm rate of the library in use (%.1f GFLOP/s, %d threads)",
           tps, gflops, 100 * gflops / peak, peak, ctx.pool.threadCount))
       print(
         String(
