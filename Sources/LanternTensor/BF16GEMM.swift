@@ -43,6 +43,11 @@ public final class BF16GEMM: @unchecked Sendable {
   private var primitives: [Shape: UnsafeMutableRawPointer] = [:]
   private var input = UnsafeMutablePointer<UInt16>.allocate(capacity: 1)
   private var inputCapacity = 1
+  /// A C message buffer as text (up to its terminating zero).
+  private func text(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
   /// oneDNN's implementation for the last shape made (e.g. "brg:avx512_core_amx_bf16").
   public private(set) var implementation = "none yet"
 
@@ -51,7 +56,7 @@ public final class BF16GEMM: @unchecked Sendable {
     var message = [CChar](repeating: 0, count: 256)
     guard lantern_onednn_open(Int32(threads), &message, message.count) == 0 else {
       throw ComputeError(
-        "compute bf16: \(String(cString: message)) ---> HINT: apt-get install libdnnl2, or use compute: fp32")
+        "compute bf16: \(text(message)) ---> HINT: apt-get install libdnnl2, or use compute: fp32")
     }
     // Fail now rather than mid-job if this CPU has no bf16 matmul.
     _ = try primitive(Shape(m: 16, n: 16, k: 16))
@@ -66,7 +71,7 @@ public final class BF16GEMM: @unchecked Sendable {
     var message = [CChar](repeating: 0, count: 256)
     guard let p = lantern_onednn_matmul_create(Int64(shape.m), Int64(shape.n), Int64(shape.k), &message, 256)
     else {
-      throw ComputeError("compute bf16: \(String(cString: message)) ---> HINT: use compute: fp32 on this CPU")
+      throw ComputeError("compute bf16: \(text(message)) ---> HINT: use compute: fp32 on this CPU")
     }
     primitives[shape] = p
     implementation = String(cString: lantern_onednn_matmul_implementation(p))
