@@ -156,19 +156,6 @@ public struct SAELensDictionary: @unchecked Sendable {
   /// Reconstruction [B, n·d_out] of latents `f` [B, S]; with `input` (raw x [B, d_in]) the skip path
   /// is added, as SAELens `forward` does (its `decode` alone does not).
   public func referenceDecode(_ f: Tensor, input x: Tensor? = nil) -> Tensor {
-    let b = f.shape[0]
-    let width = hooks * dOut
-    let y = Tensor(shape: [b, width])
-    for r in 0..<b {
-      for j in 0..<width {
-        var acc: Float = bDec.pointer[j]
-        for i in 0..<dSAE { acc += f.pointer[r * dSAE + i] * wDec.pointer[i * width + j] }
-        if let w = wSkip, let x {
-          for a in 0..<dIn { acc += x.pointer[r * dIn + a] * w.pointer[j * dIn + a] }
-        }
-        y.pointer[r * width + j] = acc
-      }
-    }
-    return y
+    naiveDecode(f, wDec: wDec, bDec: bDec, wSkip: wSkip, input: x, width: hooks * dOut, dIn: dIn, dSAE: dSAE)
   }
 }

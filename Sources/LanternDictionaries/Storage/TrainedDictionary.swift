@@ -195,19 +195,26 @@ public struct TrainedDictionary: @unchecked Sendable {
   /// Scaled reconstruction [B, n·d_out] from latents `f` [B, S] and, for skip transcoders, the scaled
   /// input `x` [B, d_in] (naive reference).
   public func referenceDecode(_ f: Tensor, input x: Tensor? = nil) -> Tensor {
-    let b = f.shape[0]
-    let width = hooks * dOut
-    let y = Tensor(shape: [b, width])
-    for r in 0..<b {
-      for j in 0..<width {
-        var acc: Float = bDec.pointer[j]
-        for i in 0..<dSAE { acc += f.pointer[r * dSAE + i] * wDec.pointer[i * width + j] }
-        if let w = wSkip, let x {
-          for a in 0..<dIn { acc += x.pointer[r * dIn + a] * w.pointer[j * dIn + a] }
-        }
-        y.pointer[r * width + j] = acc
-      }
-    }
-    return y
+    naiveDecode(f, wDec: wDec, bDec: bDec, wSkip: wSkip, input: x, width: hooks * dOut, dIn: dIn, dSAE: dSAE)
   }
+}
+
+/// y [B, width] = f [B, S] · W_dec [S, width] + b_dec (+ x [B, d_in] · W_skipᵀ when both are given):
+/// the naive decode both layouts share (training layout and SAELens layout differ only in the weights).
+func naiveDecode(
+  _ f: Tensor, wDec: Tensor, bDec: Tensor, wSkip: Tensor?, input x: Tensor?, width: Int, dIn: Int, dSAE: Int
+) -> Tensor {
+  let b = f.shape[0]
+  let y = Tensor(shape: [b, width])
+  for r in 0..<b {
+    for j in 0..<width {
+      var acc: Float = bDec.pointer[j]
+      for i in 0..<dSAE { acc += f.pointer[r * dSAE + i] * wDec.pointer[i * width + j] }
+      if let w = wSkip, let x {
+        for a in 0..<dIn { acc += x.pointer[r * dIn + a] * w.pointer[j * dIn + a] }
+      }
+      y.pointer[r * width + j] = acc
+    }
+  }
+  return y
 }
