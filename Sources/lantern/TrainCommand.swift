@@ -119,6 +119,12 @@ struct TrainCommand: ParsableCommand {
     let start = ContinuousClock.now
     let training = try TrainingRun(settings: s, log: log)
     for w in training.warnings { log("warning: \(w)") }
+    if training.plan.heldOutUnits.isEmpty {
+      log(
+        "warning: no unit is held out (\(training.plan.trainingUnits.count) units, one in \(s.heldOutOneIn)): "
+          + "final/ gets no held-out figures and no sparsity.safetensors ---> HINT: pass a smaller --held-out-one-in"
+      )
+    }
     let h = training.hyperparameters
     log(
       "training \(h.architecture.rawValue) \(h.kind.rawValue): d_in \(h.dIn) → d_sae \(h.dSAE) → d_out \(h.dOut), "
