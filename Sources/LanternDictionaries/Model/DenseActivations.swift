@@ -20,13 +20,51 @@ public enum ActivationPath: String, Sendable, Codable {
 }
 
 extension DictionaryModel {
-  func usesDensePath(_ a: SparseRows, batch b: Int) -> Bool {
+  func usesDensePath(_ a: SparseRows, batch b: Int) -> Bool { usesDensePath(nnz: a.nnz, batch: b) }
+
+  func usesDensePath(nnz: Int, batch b: Int) -> Bool {
     guard config.architecture == .relu || config.architecture == .jumprelu else { return false }
     switch activationPath {
     case .sparse: return false
     case .dense: return true
-    case .automatic: return prefersDenseEncoderBackward(nnz: a.nnz, batch: b, latents: config.dSAE)
+    case .automatic: return prefersDenseEncoderBackward(nnz: nnz, batch: b, latents: config.dSAE)
     }
+  }
+
+  /// Which latents fired anywhere in the batch, from the dense activations (B,S): each thread owns a
+  /// range of latents and walks the rows in order, so the result is the CSR path's exactly.
+  func denseFired(batch b: Int) -> [Bool] {
+    let s = config.dSAE
+    let f = work.dense.pointer
+    var fired = [Bool](repeating: false, count: s)
+    fired.withUnsafeMutableBufferPointer { out in
+      let o = out.baseAddress!
+      pool.parallelFor(s) { latents in
+        for r in 0..<b {
+          let row = f + r &* s
+          for j in latents where row[j] != 0 { o[j] = true }
+        }
+      }
+    }
+    return fired
+  }
+
+  /// Column sums Σ_b f[b,s] (S) of the dense activations, each summed in row order in Float — the
+  /// order the CSR path adds a latent's entries, so the same bits.
+  func denseColumnSums(batch b: Int) -> [Float] {
+    let s = config.dSAE
+    let f = work.dense.pointer
+    var sums = [Float](repeating: 0, count: s)
+    sums.withUnsafeMutableBufferPointer { out in
+      let o = out.baseAddress!
+      pool.parallelFor(s) { latents in
+        for r in 0..<b {
+          let row = f + r &* s
+          for j in latents where row[j] != 0 { o[j] += row[j] }
+        }
+      }
+    }
+    return sums
   }
 
   /// out[b,:] = b_dec + f[b,:]·W_dec with f dense in work.dense (B,S); out (B,D).

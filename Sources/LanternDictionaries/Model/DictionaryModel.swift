@@ -189,11 +189,15 @@ public final class DictionaryModel: @unchecked Sendable {
     var timings = StepTimings()
     encode(x, batch: b)
     timings.encode = clock.lap()
+    work.countOnlyWhenDense = true
     let activations = selectActivations(batch: b, report: &report)
+    work.countOnlyWhenDense = false
     report.l0 = Double(activations.nnz) / Double(b)
-    work.index = activations.latentIndex(latents: c.dSAE)
-    timings.select = clock.lap()
     let dense = usesDensePath(activations, batch: b)
+    // The inverted index serves the sparse kernels and the firing counters; the dense path needs
+    // neither (its counters read work.dense).
+    if !activations.isCountOnly { work.index = activations.latentIndex(latents: c.dSAE) }
+    timings.select = clock.lap()
     decodeAndReconstructionLoss(
       activations, input: x, target: target, batch: b, dense: dense, report: &report)
     timings.decode = clock.lap()
@@ -434,6 +438,11 @@ public final class DictionaryModel: @unchecked Sendable {
 
   /// Resets the counters of latents that fired (f ≠ 0) and ages the rest by B tokens.
   private func countFirings(_ a: SparseRows, batch b: Int) {
+    if a.isCountOnly {
+      let fired = denseFired(batch: b)
+      for s in 0..<config.dSAE { tokensSinceFired[s] = fired[s] ? 0 : tokensSinceFired[s] + Int64(b) }
+      return
+    }
     for s in 0..<config.dSAE {
       tokensSinceFired[s] = work.index.count(of: s) > 0 ? 0 : tokensSinceFired[s] + Int64(b)
     }

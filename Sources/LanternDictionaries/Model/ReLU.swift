@@ -36,6 +36,9 @@ extension DictionaryModel {
       }
     }
     let nnz = counts.reduce(0, +)
+    // A training step on the dense path reads work.dense, never the entries: skip the CSR (and its
+    // 2×nnz allocation) altogether.
+    if work.countOnlyWhenDense && usesDensePath(nnz: nnz, batch: b) { return .countOnly(nnz) }
     var rowOffsets = [Int32](repeating: 0, count: b + 1)
     var indices = [Int32](repeating: 0, count: max(nnz, 1))
     var values = [Float](repeating: 0, count: max(nnz, 1))
@@ -62,10 +65,15 @@ extension DictionaryModel {
     var loss: Double = 0
     var fireSums = [Float](repeating: 0, count: s)
     let perRow = lambda / Float(b)
-    for e in 0..<a.nnz {
-      let j = Int(a.indices[e])
-      loss += Double(a.values[e]) * Double(weights[j])
-      fireSums[j] += a.values[e]
+    if a.isCountOnly {
+      fireSums = denseColumnSums(batch: b)
+      for j in 0..<s { loss += Double(fireSums[j]) * Double(weights[j]) }
+    } else {
+      for e in 0..<a.nnz {
+        let j = Int(a.indices[e])
+        loss += Double(a.values[e]) * Double(weights[j])
+        fireSums[j] += a.values[e]
+      }
     }
     report.losses["l1"] = Double(lambda) * loss / Double(b)
     var dNorms = [Float](repeating: 0, count: s * layers)

@@ -25,8 +25,21 @@ struct SparseRows {
   /// (NNZ) value of each entry.
   var values: [Float] = []
 
+  /// Set only for the count-only rows of the dense path (see `countOnly`): the entry count without
+  /// the entries, which that path never reads.
+  var entryCount: Int?
+
   var rows: Int { rowOffsets.count - 1 }
-  var nnz: Int { indices.count }
+  var nnz: Int { entryCount ?? indices.count }
+  /// Whether the entries were left out (the dense path of relu / jumprelu).
+  var isCountOnly: Bool { entryCount != nil }
+
+  /// Rows known only by their entry count: the dense path reads work.dense instead.
+  static func countOnly(_ count: Int) -> SparseRows {
+    var rows = SparseRows()
+    rows.entryCount = count
+    return rows
+  }
 
   mutating func reset(capacity: Int) {
     rowOffsets.removeAll(keepingCapacity: true)

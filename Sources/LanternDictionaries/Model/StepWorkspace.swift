@@ -25,6 +25,8 @@ struct Workspace {
   var auxIndex = LatentIndex()
   var auxDPre: [Float] = []
   var auxActive = false
+  /// Set for a training step: when the dense path will run, selection builds no CSR entries.
+  var countOnlyWhenDense = false
   /// Dense [B, S] scratch: ReLU / JumpReLU outputs before CSR conversion, and JumpReLU's dense
   /// dL/df and the kernel's dpre output.
   var dense = Tensor(shape: [0])
