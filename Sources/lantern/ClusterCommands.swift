@@ -110,8 +110,11 @@ struct WorkerCommand: ParsableCommand {
 
   @Option(help: "The coordinator, e.g. tcp://host:5555.") var connect: String
   @Option(help: "Worker id (default: host name and process id).") var id: String?
-  @Option(name: .customLong("server-key"), help: "The coordinator's CURVE public key (Z85).") var serverKey:
-    String?
+  // Z85 keys may start with '-' (1 in 85): take the next argument as the value whatever it looks like.
+  @Option(
+    name: .customLong("server-key"), parsing: .unconditional,
+    help: "The coordinator's CURVE public key (Z85).")
+  var serverKey: String?
   @Option(name: .customLong("key-file"), help: "This worker's CURVE key file (`lantern keygen`).")
   var keyFile: String?
 

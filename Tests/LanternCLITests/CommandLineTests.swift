@@ -101,3 +101,12 @@ func tokenizeMatchesTheReferenceTokenizer() throws {
   #expect(badHook.status == 3)
   #expect(badHook.stderr.contains("blocks.0.hook_nope"))
 }
+
+/// Z85 keys can start with '-' (about 1 in 85 keys): `--server-key -…` must take it as the value, not
+/// as an unknown option (a key like that made the CURVE fault test hang once in 85 runs).
+@Test func aServerKeyStartingWithADashIsTakenAsTheValue() throws {
+  let r = try runLantern(["worker", "--connect", "tcp://127.0.0.1:1", "--server-key", "-abc"])
+  #expect(r.status != 0)
+  #expect(r.stderr.contains("--server-key needs --key-file"), "stderr: \(r.stderr)")
+  #expect(!r.stderr.contains("Missing value"))
+}
