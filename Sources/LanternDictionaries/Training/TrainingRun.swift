@@ -194,9 +194,17 @@ public final class TrainingRun {
   static func load(_ rows: [Float], into tensor: Tensor, scales: [Float]) {
     let width = tensor.shape[1]
     let block = width / scales.count
+    // Per step on the whole batch: loop rows and hook blocks (contiguous, vectorizable), not a
+    // division per element.
     rows.withUnsafeBufferPointer { src in
-      let n = min(src.count, tensor.count)
-      for i in 0..<n { tensor.pointer[i] = src[i] * scales[(i % width) / block] }
+      let n = min(src.count, tensor.count) / width
+      let dst = tensor.pointer
+      for r in 0..<n {
+        for (h, scale) in scales.enumerated() {
+          let base = r &* width &+ h &* block
+          for i in base..<(base &+ block) { dst[i] = src[i] * scale }
+        }
+      }
     }
   }
 
